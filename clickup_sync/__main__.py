@@ -1,0 +1,3 @@
+from clickup_sync.cli import main
+
+main()
