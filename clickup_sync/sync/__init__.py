@@ -1,0 +1,1 @@
+"""The sync engine: normalize, diff, store, backfill, reconcile."""

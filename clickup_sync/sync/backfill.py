@@ -1,0 +1,229 @@
+"""`clickup-sync backfill`: every task of the workspace into the mirror, resumable page by page.
+
+Covers what Airbyte's connector leaves out (reference/airbyte.md §0, §1): closed tasks, subtasks,
+archived tasks (`archived=false` then `archived=true` on Get Filtered Team Tasks, as tap-clickup does,
+reference/clickup-api.md §4), folderless lists, lists over 100 tasks (every page), and tasks in archived
+lists (walked through `/list/{id}/task`, since the team endpoint misses them, §9.1).
+
+Each page is written in one transaction together with the resume point, so a crash or Ctrl-C resumes
+from the last committed page. Pages are streamed: memory holds one page at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from psycopg import AsyncConnection, sql
+from psycopg.types.json import Jsonb
+
+from clickup_sync.sync.hierarchy import Hierarchy, HierarchyClient, walk_hierarchy
+from clickup_sync.sync.normalize import FieldDefinition
+from clickup_sync.sync.store import ApplyResult, MirrorStore
+from clickup_sync.sync.task_state import snapshot_from_task_json
+from clickup_sync.sync.views import refresh_list_views
+
+log = logging.getLogger(__name__)
+
+
+class BackfillClient(HierarchyClient, Protocol):
+    async def get_list_fields(self, list_id: str) -> list[dict[str, Any]]: ...
+    async def get_team_fields(self, team_id: str) -> list[dict[str, Any]]: ...
+    def iter_team_task_pages(
+        self, team_id: str, *, archived: bool, start_page: int = 0, space_ids: list[str] | None = None
+    ) -> AsyncIterator[tuple[int, list[dict[str, Any]]]]: ...
+    def iter_list_task_pages(
+        self, list_id: str, *, archived: bool, start_page: int = 0
+    ) -> AsyncIterator[tuple[int, list[dict[str, Any]]]]: ...
+    @property
+    def total_calls(self) -> int: ...
+
+
+@dataclass
+class BackfillProgress:
+    """Reported after every committed page (for the progress bar)."""
+
+    phase: str
+    page: int
+    tasks_done: int
+
+
+@dataclass
+class BackfillSummary:
+    tasks: int = 0
+    fields: int = 0
+    values: int = 0
+    relationships: int = 0
+    changes: int = 0
+    problems: int = 0
+    api_calls: int = 0
+    elapsed_seconds: float = 0.0
+    resumed: bool = False
+    phases: list[str] = field(default_factory=list)
+
+    @property
+    def tasks_per_second(self) -> float:
+        return self.tasks / self.elapsed_seconds if self.elapsed_seconds else 0.0
+
+
+def _phases(hierarchy: Hierarchy) -> list[tuple[str, str | None, bool]]:
+    """(phase name, list id or None for the team endpoint, archived flag), in the order they run."""
+    phases: list[tuple[str, str | None, bool]] = [("team:active", None, False), ("team:archived", None, True)]
+    for info in sorted(hierarchy.archived_lists, key=lambda i: i.list_id):
+        phases.append((f"list:{info.list_id}:active", info.list_id, False))
+        phases.append((f"list:{info.list_id}:archived", info.list_id, True))
+    return phases
+
+
+class Backfill:
+    """One backfill run. `run()` resumes an interrupted run of the same scope."""
+
+    def __init__(
+        self,
+        client: BackfillClient,
+        conn: AsyncConnection[Any],
+        store: MirrorStore,
+        *,
+        team_id: str,
+        space_ids: list[str] | None = None,
+        on_progress: Callable[[BackfillProgress], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.conn = conn
+        self.store = store
+        self.team_id = team_id
+        self.space_ids = sorted(space_ids) if space_ids else None
+        self.on_progress = on_progress
+        scope = ",".join(self.space_ids) if self.space_ids else "all"
+        self.state_key = f"backfill:{team_id}:{scope}"
+
+    async def run(self) -> BackfillSummary:
+        started = time.monotonic()
+        calls_before = self.client.total_calls
+        summary = BackfillSummary()
+        state = await self._load_state()
+        summary.resumed = state is not None
+        if state is None:
+            state = {"completed": [], "phase": None, "next_page": 0, "tasks": 0,
+                     "started_at": datetime.now(UTC).isoformat()}  # fmt: skip
+        hierarchy = await walk_hierarchy(self.client, self.team_id, space_ids=self.space_ids)
+        await self.store.upsert_lists(self.conn, list(hierarchy.lists.values()))
+        summary.fields = await self._store_field_definitions(hierarchy)
+
+        totals = ApplyResult()
+        tasks_done = int(state.get("tasks", 0))
+        for phase, list_id, archived in _phases(hierarchy):
+            summary.phases.append(phase)
+            if phase in state["completed"]:
+                continue
+            start_page = int(state["next_page"]) if state.get("phase") == phase else 0
+            if list_id is None:
+                pages = self.client.iter_team_task_pages(
+                    self.team_id, archived=archived, start_page=start_page, space_ids=self.space_ids
+                )
+            else:
+                pages = self.client.iter_list_task_pages(list_id, archived=archived, start_page=start_page)
+            async for page_number, tasks in pages:
+                result = await self._apply_page(tasks)
+                tasks_done += len(tasks)
+                state.update(phase=phase, next_page=page_number + 1, tasks=tasks_done)
+                await self._save_state(state)
+                await self.conn.commit()
+                totals.add(result)
+                if self.on_progress is not None:
+                    self.on_progress(BackfillProgress(phase, page_number, tasks_done))
+            state["completed"].append(phase)
+            state.update(phase=None, next_page=0)
+            await self._save_state(state)
+            await self.conn.commit()
+
+        await self._clear_state()
+        await self._start_reconcile_cursor(datetime.fromisoformat(state["started_at"]))
+        await refresh_list_views(self.conn, self.store.schema)
+        await self.conn.commit()
+        summary.tasks = tasks_done
+        summary.values = totals.values_written
+        summary.relationships = totals.relationships_written
+        summary.changes = len(totals.changes)
+        summary.problems = len(totals.problems)
+        summary.api_calls = self.client.total_calls - calls_before
+        summary.elapsed_seconds = time.monotonic() - started
+        return summary
+
+    async def _apply_page(self, tasks: list[dict[str, Any]]) -> ApplyResult:
+        snapshots = []
+        problems = []
+        for task in tasks:
+            try:
+                snapshots.append(snapshot_from_task_json(task))
+            except ValueError as exc:  # no usable id: nothing can be stored for it
+                problems.append(str(exc))
+        result = await self.store.apply_snapshots(
+            self.conn, snapshots, source="backfill", observed_at=datetime.now(UTC)
+        )
+        result.problems.extend(problems)
+        return result
+
+    async def _store_field_definitions(self, hierarchy: Hierarchy) -> int:
+        definitions: dict[str, tuple[FieldDefinition, set[str]]] = {}
+        sources: list[tuple[str | None, list[dict[str, Any]]]] = [
+            (None, await self.client.get_team_fields(self.team_id))
+        ]
+        for each_list in sorted(hierarchy.lists):
+            sources.append((each_list, await self.client.get_list_fields(each_list)))
+        for list_id, fields in sources:
+            for field_json in fields:
+                try:
+                    definition = FieldDefinition.from_clickup(field_json)
+                except ValueError as exc:  # a definition without an id cannot be keyed: skip it
+                    log.warning("skipping a custom field definition: %s", exc)
+                    continue
+                entry = definitions.setdefault(definition.field_id, (definition, set()))
+                if list_id is not None:
+                    entry[1].add(list_id)
+        await self.store.upsert_definitions(
+            self.conn, [(d, sorted(lists)) for d, lists in definitions.values()]
+        )
+        await self.conn.commit()
+        return len(definitions)
+
+    # --- resume point, kept in service_state -----------------------------------------------------------
+    async def _load_state(self) -> dict[str, Any] | None:
+        row = await (
+            await self.conn.execute(
+                sql.SQL("SELECT value FROM {}.service_state WHERE key = %s").format(
+                    sql.Identifier(self.store.schema)
+                ),
+                (self.state_key,),
+            )
+        ).fetchone()
+        return dict(row[0]) if row else None
+
+    async def _save_state(self, state: dict[str, Any]) -> None:
+        await self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.service_state (key, value) VALUES (%s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()"
+            ).format(sql.Identifier(self.store.schema)),
+            (self.state_key, Jsonb(state)),
+        )
+
+    async def _start_reconcile_cursor(self, backfill_started: datetime) -> None:
+        """The first reconcile after a backfill looks back to when the backfill began, so changes made
+        while it paged are found. An existing cursor (an earlier run's) is kept."""
+        await self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.service_state (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING"
+            ).format(sql.Identifier(self.store.schema)),
+            (f"reconcile:{self.team_id}", Jsonb({"cursor": backfill_started.isoformat()})),
+        )
+
+    async def _clear_state(self) -> None:
+        await self.conn.execute(
+            sql.SQL("DELETE FROM {}.service_state WHERE key = %s").format(sql.Identifier(self.store.schema)),
+            (self.state_key,),
+        )

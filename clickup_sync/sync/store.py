@@ -1,0 +1,428 @@
+"""Write fetched task states into the mirror, with their history, one transaction per batch.
+
+For a batch of task snapshots (a page of 100, or one re-fetched task): lock the stored rows, rebuild
+what the mirror holds now, diff, and write the new state and the changes together. Re-applying the
+same JSON writes no change; a state older than the stored one (ClickUp's `date_updated`) is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+
+from clickup_sync.db.params import json_param, text_param
+from clickup_sync.sync.diff import ChangeSource, FieldChange, diff_task_states, is_stale
+from clickup_sync.sync.hierarchy import ListInfo
+from clickup_sync.sync.normalize import FieldDefinition, NormalizedValue
+from clickup_sync.sync.task_state import Relationship, TaskRow, TaskSnapshot
+
+_TASK_COLUMNS = (
+    "task_id", "custom_id", "name", "status", "status_type", "list_id", "folder_id", "space_id",
+    "parent_task_id", "top_level_parent_id", "priority", "assignee_ids", "watcher_ids", "tags",
+    "due_date", "start_date", "date_created", "date_updated", "date_closed", "date_done",
+    "time_estimate_ms", "points", "archived",
+)  # fmt: skip
+_VALUE_COLUMNS = (
+    "field_type", "raw_value", "value", "value_text", "value_number", "value_date", "value_bool",
+    "value_ids", "value_labels",
+)  # fmt: skip
+
+
+@dataclass
+class ApplyResult:
+    """What one batch did, for progress bars, summaries and metrics."""
+
+    tasks_new: int = 0
+    tasks_updated: int = 0
+    tasks_unchanged: int = 0
+    tasks_stale: int = 0
+    values_written: int = 0
+    relationships_written: int = 0
+    changes: list[FieldChange] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, other: ApplyResult) -> None:
+        self.tasks_new += other.tasks_new
+        self.tasks_updated += other.tasks_updated
+        self.tasks_unchanged += other.tasks_unchanged
+        self.tasks_stale += other.tasks_stale
+        self.values_written += other.values_written
+        self.relationships_written += other.relationships_written
+        self.changes.extend(other.changes)
+        self.problems.extend(other.problems)
+
+
+class MirrorStore:
+    """The only writer of the public tables `tasks`, `custom_fields`, `task_custom_field_values`,
+    `task_relationships` and `field_changes` for fetched task states."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self._s = sql.Identifier(schema)
+
+    def _q(self, template: str) -> sql.Composed:
+        return sql.SQL(template).format(s=self._s)
+
+    # --- reading the stored state ------------------------------------------------------------------
+    async def load_snapshots(
+        self, conn: AsyncConnection[Any], task_ids: Sequence[str]
+    ) -> dict[str, TaskSnapshot]:
+        """What the mirror holds for these tasks, locked until the transaction ends (so two writers of
+        the same task are serialized)."""
+        if not task_ids:
+            return {}
+        columns = sql.SQL(", ").join(map(sql.Identifier, (*_TASK_COLUMNS, "raw")))
+        rows = await (
+            await conn.execute(
+                sql.SQL("SELECT {} FROM {}.tasks WHERE task_id = ANY(%s) ORDER BY task_id FOR UPDATE").format(
+                    columns, self._s
+                ),
+                (list(task_ids),),
+            )
+        ).fetchall()
+        task_rows = {row[0]: _task_row_from_db(row) for row in rows}
+        values: dict[str, dict[str, NormalizedValue]] = {task_id: {} for task_id in task_rows}
+        value_rows = await (
+            await conn.execute(
+                self._q(
+                    "SELECT task_id, field_id, field_type, raw_value, value, value_text, value_number,"
+                    " value_date, value_bool, value_ids, value_labels FROM {s}.task_custom_field_values"
+                    " WHERE task_id = ANY(%s)"
+                ),
+                (list(task_rows),),
+            )
+        ).fetchall()
+        for task_id, field_id, *rest in value_rows:
+            if task_id in values:
+                values[task_id][field_id] = _value_from_db(field_id, rest)
+        relationships: dict[str, set[Relationship]] = {task_id: set() for task_id in task_rows}
+        relationship_rows = await (
+            await conn.execute(
+                self._q(
+                    "SELECT task_id, related_task_id, relationship_type, field_id, created_at"
+                    " FROM {s}.task_relationships WHERE task_id = ANY(%s)"
+                ),
+                (list(task_rows),),
+            )
+        ).fetchall()
+        for task_id, related, kind, field_id, created_at in relationship_rows:
+            relationships[task_id].add(Relationship(task_id, related, kind, field_id or None, created_at))
+        return {
+            task_id: TaskSnapshot(
+                row=row,
+                field_definitions=(),
+                values=values[task_id],
+                relationships=frozenset(relationships[task_id]),
+                problems=(),
+            )
+            for task_id, row in task_rows.items()
+        }
+
+    async def field_names(self, conn: AsyncConnection[Any], field_ids: Iterable[str]) -> dict[str, str]:
+        rows = await (
+            await conn.execute(
+                self._q("SELECT field_id, name FROM {s}.custom_fields WHERE field_id = ANY(%s)"),
+                (list(field_ids),),
+            )
+        ).fetchall()
+        return dict(rows)
+
+    # --- writing ---------------------------------------------------------------------------------------
+    async def apply_snapshots(
+        self,
+        conn: AsyncConnection[Any],
+        snapshots: Sequence[TaskSnapshot],
+        *,
+        source: ChangeSource,
+        observed_at: datetime,
+    ) -> ApplyResult:
+        """Diff and write a batch. Call inside a transaction; the caller commits."""
+        result = ApplyResult()
+        latest: dict[str, TaskSnapshot] = {}
+        for snapshot in snapshots:  # the same task twice in a batch: keep the newer state
+            seen = latest.get(snapshot.row.task_id)
+            if seen is None or not is_stale(snapshot, seen):
+                latest[snapshot.row.task_id] = snapshot
+        stored = await self.load_snapshots(conn, sorted(latest))
+        known_names = await self.field_names(
+            conn,
+            {fid for s in stored.values() for fid in s.values}
+            - {d.field_id for s in latest.values() for d in s.field_definitions},
+        )
+        await self.upsert_field_definitions(conn, [s for s in latest.values()])
+
+        task_params: list[tuple[Any, ...]] = []
+        value_upserts: list[tuple[Any, ...]] = []
+        value_deletes: list[tuple[str, str]] = []
+        relationship_inserts: list[tuple[Any, ...]] = []
+        relationship_deletes: list[tuple[str, str, str, str]] = []
+        for task_id, fetched in latest.items():
+            before = stored.get(task_id)
+            for problem in fetched.problems:
+                result.problems.append(f"task {task_id}: {problem}")
+            if is_stale(before, fetched):
+                result.tasks_stale += 1
+                continue
+            changes = diff_task_states(
+                before, fetched, observed_at=observed_at, source=source, field_names=known_names
+            )
+            result.changes.extend(changes)
+            if before is None:
+                result.tasks_new += 1
+            elif changes or dict(before.row.raw) != dict(fetched.row.raw):
+                result.tasks_updated += 1
+            else:
+                result.tasks_unchanged += 1
+            task_params.append(_task_params(fetched.row))
+            old_values = before.values if before is not None else {}
+            for field_id, value in fetched.values.items():
+                old = old_values.get(field_id)
+                if old is None or not old.same_value(value) or old.raw_value != value.raw_value:
+                    value_upserts.append(value_params(task_id, value, source))
+            value_deletes.extend((task_id, fid) for fid in old_values.keys() - fetched.values.keys())
+            old_relationships = before.relationships if before is not None else frozenset()
+            for relationship in fetched.relationships - old_relationships:
+                relationship_inserts.append(_relationship_params(relationship, source))
+            for relationship in old_relationships - fetched.relationships:
+                relationship_deletes.append(_relationship_key(relationship))
+
+        async with conn.cursor() as cursor:
+            if task_params:
+                await cursor.executemany(self._upsert_task_sql(), task_params)
+            if value_deletes:
+                await cursor.executemany(
+                    self._q("DELETE FROM {s}.task_custom_field_values WHERE task_id = %s AND field_id = %s"),
+                    value_deletes,
+                )
+            if value_upserts:
+                await cursor.executemany(self._upsert_value_sql(), value_upserts)
+            if relationship_deletes:
+                await cursor.executemany(
+                    self._q(
+                        "DELETE FROM {s}.task_relationships WHERE task_id = %s AND relationship_type = %s"
+                        " AND related_task_id = %s AND field_id = %s"
+                    ),
+                    relationship_deletes,
+                )
+            if relationship_inserts:
+                await cursor.executemany(
+                    self._q(
+                        "INSERT INTO {s}.task_relationships"
+                        " (task_id, relationship_type, related_task_id, field_id, created_at, source)"
+                        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+                    ),
+                    relationship_inserts,
+                )
+            await self.insert_changes(conn, result.changes)
+        result.values_written = len(value_upserts) + len(value_deletes)
+        result.relationships_written = len(relationship_inserts) + len(relationship_deletes)
+        return result
+
+    async def upsert_field_definitions(
+        self, conn: AsyncConnection[Any], snapshots: Sequence[TaskSnapshot]
+    ) -> None:
+        definitions: dict[str, tuple[FieldDefinition, set[str]]] = {}
+        for snapshot in snapshots:
+            for definition in snapshot.field_definitions:
+                entry = definitions.setdefault(definition.field_id, (definition, set()))
+                if snapshot.row.list_id:
+                    entry[1].add(snapshot.row.list_id)
+        await self.upsert_definitions(conn, [(d, sorted(lists)) for d, lists in definitions.values()])
+
+    async def upsert_definitions(
+        self, conn: AsyncConnection[Any], definitions: Sequence[tuple[FieldDefinition, Sequence[str]]]
+    ) -> None:
+        """Insert or refresh field definitions; `list_ids` only grows (a field applies to every list it
+        was seen in)."""
+        if not definitions:
+            return
+        async with conn.cursor() as cursor:
+            await cursor.executemany(
+                self._q(
+                    "INSERT INTO {s}.custom_fields AS f (field_id, name, type, type_config, list_ids)"
+                    " VALUES (%s, %s, %s, %s, %s)"
+                    " ON CONFLICT (field_id) DO UPDATE SET name = excluded.name, type = excluded.type,"
+                    " type_config = excluded.type_config, last_seen_at = now(),"
+                    " list_ids = ARRAY(SELECT DISTINCT unnest(f.list_ids || excluded.list_ids) ORDER BY 1)"
+                    " WHERE (f.name, f.type, f.type_config) IS DISTINCT FROM"
+                    " (excluded.name, excluded.type, excluded.type_config)"
+                    " OR NOT (f.list_ids @> excluded.list_ids)"
+                    " OR f.last_seen_at < now() - interval '1 hour'"
+                ),
+                [
+                    (d.field_id, text_param(d.name), d.type, json_param(dict(d.type_config)), list(lists))
+                    for d, lists in sorted(definitions, key=lambda item: item[0].field_id)
+                ],
+            )
+
+    async def upsert_lists(self, conn: AsyncConnection[Any], lists: Sequence[ListInfo]) -> None:
+        if not lists:
+            return
+        async with conn.cursor() as cursor:
+            await cursor.executemany(
+                self._q(
+                    "INSERT INTO {s}.lists (list_id, name, space_id, folder_id, archived)"
+                    " VALUES (%s, %s, %s, %s, %s)"
+                    " ON CONFLICT (list_id) DO UPDATE SET name = excluded.name, space_id = excluded.space_id,"
+                    " folder_id = excluded.folder_id, archived = excluded.archived, last_seen_at = now()"
+                ),
+                [
+                    (i.list_id, i.name, i.space_id, i.folder_id, i.archived)
+                    for i in sorted(lists, key=lambda i: i.list_id)
+                ],
+            )
+
+    async def insert_changes(self, conn: AsyncConnection[Any], changes: Sequence[FieldChange]) -> int:
+        """Append history rows; a change whose `event_id` is already recorded is skipped."""
+        if not changes:
+            return 0
+        async with conn.cursor() as cursor:
+            await cursor.executemany(
+                self._q(
+                    "INSERT INTO {s}.field_changes (task_id, field_id, field_name, field_type, old_value,"
+                    " new_value, changed_at, changed_by, source, event_id)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING"
+                ),
+                [
+                    (
+                        c.task_id,
+                        c.field_id,
+                        c.field_name,
+                        c.field_type,
+                        json_param(c.old_value),
+                        json_param(c.new_value),
+                        c.changed_at,
+                        c.changed_by,
+                        c.source,
+                        c.event_id,
+                    )
+                    for c in changes
+                ],
+            )
+        return len(changes)
+
+    async def mark_deleted(
+        self,
+        conn: AsyncConnection[Any],
+        task_id: str,
+        *,
+        deleted_at: datetime,
+        source: ChangeSource,
+        changed_by: str | None = None,
+        event_id: str | None = None,
+    ) -> bool:
+        """Mark a task deleted (once) and record a `deleted` change. Its values and relationships stay
+        readable as they were; returns False when it was already marked."""
+        row = await (
+            await conn.execute(
+                self._q(
+                    "UPDATE {s}.tasks SET deleted_at = %s, synced_at = now()"
+                    " WHERE task_id = %s AND deleted_at IS NULL RETURNING task_id"
+                ),
+                (deleted_at, task_id),
+            )
+        ).fetchone()
+        if row is None:
+            return False
+        await self.insert_changes(
+            conn,
+            [
+                FieldChange(
+                    task_id, None, "deleted", None, False, True, deleted_at, changed_by, source, event_id
+                )
+            ],
+        )
+        return True
+
+    def _upsert_task_sql(self) -> sql.Composed:
+        columns = (*_TASK_COLUMNS, "raw")
+        assignments = sql.SQL(", ").join(
+            sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in columns if c != "task_id"
+        )
+        return sql.SQL(
+            "INSERT INTO {s}.tasks ({cols}) VALUES ({params})"
+            " ON CONFLICT (task_id) DO UPDATE SET {assignments}, synced_at = now(), deleted_at = NULL"
+        ).format(
+            s=self._s,
+            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            params=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+            assignments=assignments,
+        )
+
+    def _upsert_value_sql(self) -> sql.Composed:
+        columns = ("task_id", "field_id", *_VALUE_COLUMNS, "source")
+        assignments = sql.SQL(", ").join(
+            sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in (*_VALUE_COLUMNS, "source")
+        )
+        return sql.SQL(
+            "INSERT INTO {s}.task_custom_field_values ({cols}) VALUES ({params})"
+            " ON CONFLICT (task_id, field_id) DO UPDATE SET {assignments}, updated_at = now()"
+        ).format(
+            s=self._s,
+            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            params=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+            assignments=assignments,
+        )
+
+
+def _task_params(row: TaskRow) -> tuple[Any, ...]:
+    values = [getattr(row, column) for column in _TASK_COLUMNS]
+    return (*[text_param(v) for v in values], json_param(dict(row.raw)))
+
+
+def _task_row_from_db(row: Sequence[Any]) -> TaskRow:
+    data = dict(zip((*_TASK_COLUMNS, "raw"), row, strict=True))
+    for key in ("assignee_ids", "watcher_ids", "tags"):
+        data[key] = tuple(data[key] or ())
+    return TaskRow(**data)
+
+
+def value_params(task_id: str, value: NormalizedValue, source: ChangeSource) -> tuple[Any, ...]:
+    """Parameters of one `task_custom_field_values` row, in upsert order."""
+    return (
+        task_id,
+        value.field_id,
+        value.field_type,
+        json_param(value.raw_value),
+        json_param(value.value),
+        text_param(value.value_text),
+        value.value_number,
+        value.value_date,
+        value.value_bool,
+        list(value.value_ids) if value.value_ids is not None else None,
+        text_param(list(value.value_labels)) if value.value_labels is not None else None,
+        source,
+    )
+
+
+def _value_from_db(field_id: str, columns: Sequence[Any]) -> NormalizedValue:
+    field_type, raw_value, value, text, number, date, boolean, ids, labels = columns
+    return NormalizedValue(
+        field_id=field_id,
+        field_type=field_type,
+        raw_value=raw_value,
+        value=value,
+        value_text=text,
+        value_number=number,
+        value_date=date,
+        value_bool=boolean,
+        value_ids=tuple(ids) if ids is not None else None,
+        value_labels=tuple(labels) if labels is not None else None,
+    )
+
+
+def _relationship_params(relationship: Relationship, source: ChangeSource) -> tuple[Any, ...]:
+    return (*_relationship_key(relationship), relationship.created_at, source)
+
+
+def _relationship_key(relationship: Relationship) -> tuple[str, str, str, str]:
+    return (
+        relationship.task_id,
+        relationship.relationship_type,
+        relationship.related_task_id,
+        relationship.field_id or "",
+    )
