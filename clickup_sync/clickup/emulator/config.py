@@ -35,3 +35,6 @@ class EmulatorConfig:
     webhook_retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # between attempts (not documented)
     webhook_suspend_after: int = 100  # fail_count at which a webhook is suspended
     chaos: ChaosConfig = field(default_factory=ChaosConfig)
+    # None: any `pk_…` or `Bearer …` token is valid. A set: only these tokens (the part after
+    # "Bearer " for OAuth tokens), so a test can revoke one and see 401 OAUTH_025.
+    valid_tokens: frozenset[str] | None = None
