@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from clickup_sync.errors import ConfigError, DatabaseUnavailable, MigrationError
 from clickup_sync.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from clickup_sync.db.connection import Database
 
 app = typer.Typer(
     name="clickup-sync",
@@ -26,6 +31,20 @@ def _settings() -> Settings:
     settings = load_settings()
     configure_logging(settings)
     return settings
+
+
+@contextmanager
+def _migrated_database(settings: Settings) -> Iterator[Database]:
+    """The database, with the schema brought up to date (every command that touches data does)."""
+    from clickup_sync.db.connection import open_database
+    from clickup_sync.db.migrate import migrate as run_migrations
+
+    database = open_database(settings)
+    try:
+        run_migrations(database.dsn, database.schema)
+        yield database
+    finally:
+        database.close()
 
 
 @app.command()
@@ -46,6 +65,89 @@ def migrate() -> None:
         )
     else:
         typer.echo(f"Schema {settings.sync_schema} is up to date.")
+
+
+@app.command()
+def backfill(
+    space: Annotated[
+        list[str] | None, typer.Option("--space", help="Only this space (repeat for several). Default: all.")
+    ] = None,
+) -> None:
+    """Copy every task (closed, archived, subtasks, folderless and archived lists) into the mirror.
+
+    Resumes from the last committed page after a crash or Ctrl-C."""
+    import asyncio
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from clickup_sync.sync.backfill import BackfillProgress
+    from clickup_sync.sync.jobs import run_backfill
+
+    settings = _settings()
+    with (
+        _migrated_database(settings) as database,
+        Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+        ) as progress,
+    ):
+        bar = progress.add_task("Walking the workspace ...", total=None)
+
+        def on_progress(update: BackfillProgress) -> None:
+            progress.update(
+                bar, description=f"{update.tasks_done:,} tasks · {update.phase} page {update.page}"
+            )
+
+        summary = asyncio.run(
+            run_backfill(settings, database, space_ids=space or None, on_progress=on_progress)
+        )
+    resumed = " (resumed an interrupted run)" if summary.resumed else ""
+    typer.echo(
+        f"Backfill done{resumed}: {summary.tasks:,} tasks, {summary.fields:,} fields, "
+        f"{summary.values:,} values, {summary.relationships:,} relationships, {summary.changes:,} changes, "
+        f"{summary.api_calls:,} API calls, "
+        f"{summary.elapsed_seconds:.1f} s ({summary.tasks_per_second:,.0f} tasks/s)"
+        + (f"; {summary.problems} values could not be normalized (see the log)" if summary.problems else "")
+    )
+
+
+@app.command()
+def reconcile(
+    sweep: Annotated[
+        bool, typer.Option(help="Also re-check tasks that stopped appearing (finds deletions).")
+    ] = True,
+) -> None:
+    """Poll ClickUp for changes since the last run and record what webhooks missed."""
+    import asyncio
+
+    from clickup_sync.sync.jobs import run_reconcile
+
+    settings = _settings()
+    with _migrated_database(settings) as database:
+        summary = asyncio.run(run_reconcile(settings, database, sweep=sweep))
+    typer.echo(
+        f"Reconcile done: {summary.tasks_seen:,} tasks seen, {summary.changes:,} changes recorded, "
+        f"{summary.deleted:,} deletions, {summary.api_calls:,} API calls, {summary.elapsed_seconds:.1f} s"
+    )
+
+
+views_app = typer.Typer(help="Generated analyst views.", no_args_is_help=True)
+app.add_typer(views_app, name="views")
+
+
+@views_app.command("refresh")
+def views_refresh() -> None:
+    """Create or update one view per list with one column per custom field."""
+    import asyncio
+
+    from clickup_sync.sync.jobs import run_views_refresh
+
+    settings = _settings()
+    with _migrated_database(settings) as database:
+        result = asyncio.run(run_views_refresh(database))
+    typer.echo(
+        f"Views: {result.created} created, {result.replaced} replaced, {result.dropped} dropped, "
+        f"{result.unchanged} unchanged."
+    )
 
 
 @app.command()

@@ -23,7 +23,7 @@ DEMO_ACTIVITY_PER_SECOND = 0.5
 
 
 def run_demo(settings: Settings, *, tasks: int, emulator_port: int, seconds: float = 0.0) -> None:
-    console = Console()
+    console = Console(soft_wrap=True)  # never break a URL or a command across lines
     stop = threading.Event()
 
     def _request_stop(signum: int, frame: FrameType | None) -> None:

@@ -84,5 +84,6 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
-    # httpx logs every request at INFO; that is noise at our default level.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    # httpx logs every request at INFO and pgserver every pg_ctl call: noise at our default level.
+    for noisy in ("httpx", "pgserver"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

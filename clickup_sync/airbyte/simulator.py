@@ -62,6 +62,8 @@ CLOSED_STATUS_TYPES = frozenset({"closed", "done"})
 
 @dataclass(frozen=True)
 class SyncResult:
+    """What one simulated sync did, and the ids it stamped on its rows (§3.3, §4.4)."""
+
     version: Version
     mode: SyncMode
     sync_id: int
@@ -219,7 +221,7 @@ class AirbyteDestinationSimulator:
         hold_swap: threading.Event | None = None,
     ) -> SyncHandle:
         """Run `sync` in a background thread, for tests that act while the sync runs."""
-        snapshot = [dict(record) for record in records]  # the caller may change its records meanwhile
+        snapshot = [copy.deepcopy(dict(record)) for record in records]  # the caller may change them meanwhile
         return SyncHandle(
             lambda swap_locked: self.sync(snapshot, mode=mode, hold_swap=hold_swap, swap_locked=swap_locked)
         )

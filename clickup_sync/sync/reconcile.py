@@ -2,18 +2,19 @@
 
 Incremental pass: Get Filtered Team Tasks with `date_updated_gt` = stored cursor minus an overlap
 window (ClickUp's comparison may be inclusive or not, and clocks drift — reference/clickup-api.md §4.2),
-both archived partitions, every page. Each task is diffed against the mirror and the differences are
-recorded with `source = 'poll'`; a task that did not change writes nothing, so the overlap is free.
+both archived partitions, every page; plus Get Tasks of each archived list, which the team endpoint
+omits (§9.1). Each task is diffed against the mirror and the differences are recorded with
+`source = 'poll'`; a task that did not change writes nothing, so the overlap is free.
 
-Deletion sweep: deletions never show up in polling (§4.3). A sweep lists every task id the team
-endpoint returns and re-fetches each mirrored task that is missing from it: only a 404 `ITEM_013`
+Deletion sweep: deletions never show up in polling (§4.3). A sweep lists every task id the same
+partitions return and re-fetches each mirrored task that is missing from them: only a 404 `ITEM_013`
 marks it deleted. A 401/403 raises and marks nothing (it is a configuration error, not a deletion).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -38,6 +39,9 @@ class ReconcileClient(Protocol):
         start_page: int = 0,
         date_updated_gt: int | None = None,
         space_ids: list[str] | None = None,
+    ) -> AsyncIterator[tuple[int, list[dict[str, Any]]]]: ...
+    def iter_list_task_pages(
+        self, list_id: str, *, archived: bool, date_updated_gt: int | None = None
     ) -> AsyncIterator[tuple[int, list[dict[str, Any]]]]: ...
     async def get_task(self, task_id: str) -> dict[str, Any]: ...
     @property
@@ -82,12 +86,9 @@ class Reconciler:
         cursor = await self.load_cursor()
         since = cursor - self.overlap if cursor is not None else None
         newest = cursor
-        for archived in (False, True):
-            pages = self.client.iter_team_task_pages(
-                self.team_id,
-                archived=archived,
-                date_updated_gt=datetime_to_ms(since) if since is not None else None,
-            )
+        archived_lists = await self._archived_list_ids()
+        updated_after = datetime_to_ms(since) if since is not None else None
+        for pages in self._partitions(archived_lists, updated_after):
             async for _, tasks in pages:
                 snapshots = [snapshot_from_task_json(task) for task in tasks if task.get("id")]
                 async with self.conn.transaction():
@@ -109,10 +110,33 @@ class Reconciler:
         summary.elapsed_seconds = time.monotonic() - started
         return summary
 
+    def _partitions(
+        self, archived_lists: list[str], updated_after: int | None
+    ) -> Iterator[AsyncIterator[tuple[int, list[dict[str, Any]]]]]:
+        """Every task partition: the team endpoint's two, and each archived list's two."""
+        for archived in (False, True):
+            yield self.client.iter_team_task_pages(
+                self.team_id, archived=archived, date_updated_gt=updated_after
+            )
+        for list_id in archived_lists:
+            for archived in (False, True):
+                yield self.client.iter_list_task_pages(
+                    list_id, archived=archived, date_updated_gt=updated_after
+                )
+
+    async def _archived_list_ids(self) -> list[str]:
+        rows = await (
+            await self.conn.execute(
+                sql.SQL("SELECT list_id FROM {}.lists WHERE archived ORDER BY list_id").format(self._s)
+            )
+        ).fetchall()
+        await self.conn.commit()
+        return [row[0] for row in rows]
+
     async def _sweep(self, summary: ReconcileSummary) -> None:
         listed: set[str] = set()
-        for archived in (False, True):
-            async for _, tasks in self.client.iter_team_task_pages(self.team_id, archived=archived):
+        for pages in self._partitions(await self._archived_list_ids(), None):
+            async for _, tasks in pages:
                 listed.update(str(task["id"]) for task in tasks if task.get("id"))
         rows = await (
             await self.conn.execute(

@@ -56,3 +56,15 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "cannot connect to PostgreSQL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_demo_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
+    """The README's first command, with nothing configured: embedded PostgreSQL and the emulator."""
+    result = run_cli("demo", "--seconds", "1", "--tasks", "120", "--emulator-port", "0", env={}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Database: embedded PostgreSQL" in result.stdout
+    assert "ClickUp emulator: http://127.0.0.1:" in result.stdout
+    assert (
+        f"The data is kept in: embedded PostgreSQL, data in {tmp_path / 'var' / 'postgres'}" in result.stdout
+    )
+    assert (tmp_path / "var" / "postgres" / "PG_VERSION").exists()

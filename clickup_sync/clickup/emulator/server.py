@@ -35,7 +35,10 @@ _START_TIMEOUT_SECONDS = 30.0
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only when the listening
+    # socket's proto is IPPROTO_TCP. With proto 0, Nagle's algorithm and the client's delayed ACK stall
+    # every keep-alive response by ~40 ms (measured: 44 ms → 1 ms per request).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
