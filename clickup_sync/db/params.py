@@ -3,6 +3,10 @@
 PostgreSQL rejects the NUL character in `text` and `jsonb` ("unsupported Unicode escape sequence"),
 while ClickUp stores whatever a user pasted. One stray NUL must not fail a page of 100 tasks, so
 NULs are dropped at this boundary; everything else is stored exactly.
+
+JSON is serialized with orjson (the backfill writes ~40 JSON documents per task; the standard
+library's encoder was a fifth of the write time), falling back to `json` for what orjson refuses
+(integers beyond 64 bits).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 from psycopg.types.json import Jsonb
 
 # A JSON-escaped NUL (\u0000) preceded by an even number of backslashes is a real NUL escape;
@@ -18,14 +23,18 @@ from psycopg.types.json import Jsonb
 _JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
-def _dumps_without_nul(obj: Any) -> str:
-    text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+def json_text(obj: Any) -> str:
+    """Compact JSON text for a jsonb column, NUL characters removed."""
+    try:
+        text = orjson.dumps(obj).decode()
+    except TypeError:
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
     return _JSON_NUL.sub(r"\1", text) if "\\u0000" in text else text
 
 
 def json_param(obj: Any) -> Jsonb:
-    """A jsonb parameter, NUL characters removed."""
-    return Jsonb(obj, dumps=_dumps_without_nul)
+    """A jsonb query parameter, NUL characters removed."""
+    return Jsonb(obj, dumps=json_text)
 
 
 def text_param(value: Any) -> Any:

@@ -11,6 +11,8 @@ from the last committed page. Pages are streamed: memory holds one page at a tim
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +30,7 @@ from clickup_sync.sync.task_state import snapshot_from_task_json
 from clickup_sync.sync.views import refresh_list_views
 
 log = logging.getLogger(__name__)
+_Page = tuple[int, list[dict[str, Any]]]
 
 
 class BackfillClient(HierarchyClient, Protocol):
@@ -68,6 +71,26 @@ class BackfillSummary:
     @property
     def tasks_per_second(self) -> float:
         return self.tasks / self.elapsed_seconds if self.elapsed_seconds else 0.0
+
+
+async def prefetched(pages: AsyncIterator[_Page]) -> AsyncIterator[_Page]:
+    """Yield the pages of `pages` while the next one is already being fetched: ClickUp takes longer to
+    answer a page (seconds, reference/clickup-api.md §4.5) than we take to store one, so fetching
+    and storing overlap instead of alternating."""
+    iterator = aiter(pages)
+    pending: asyncio.Task[_Page] = asyncio.ensure_future(anext(iterator))
+    try:
+        while True:
+            try:
+                page = await pending
+            except StopAsyncIteration:
+                return
+            pending = asyncio.ensure_future(anext(iterator))
+            yield page
+    finally:
+        pending.cancel()
+        with contextlib.suppress(BaseException):
+            await pending
 
 
 def _phases(hierarchy: Hierarchy) -> list[tuple[str, str | None, bool]]:
@@ -127,7 +150,7 @@ class Backfill:
                 )
             else:
                 pages = self.client.iter_list_task_pages(list_id, archived=archived, start_page=start_page)
-            async for page_number, tasks in pages:
+            async for page_number, tasks in prefetched(pages):
                 result = await self._apply_page(tasks)
                 tasks_done += len(tasks)
                 state.update(phase=phase, next_page=page_number + 1, tasks=tasks_done)

@@ -7,6 +7,7 @@ same JSON writes no change; a state older than the stored one (ClickUp's `date_u
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,12 +15,14 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
-from clickup_sync.db.params import json_param, text_param
+from clickup_sync.db.params import json_param, json_text, text_param
+from clickup_sync.sync.bulk_write import BulkWriter
 from clickup_sync.sync.diff import ChangeSource, FieldChange, diff_task_states, is_stale
 from clickup_sync.sync.hierarchy import ListInfo
 from clickup_sync.sync.normalize import FieldDefinition, NormalizedValue
 from clickup_sync.sync.task_state import Relationship, TaskRow, TaskSnapshot
 
+DEFINITION_CACHE_SECONDS = 600.0
 _TASK_COLUMNS = (
     "task_id", "custom_id", "name", "status", "status_type", "list_id", "folder_id", "space_id",
     "parent_task_id", "top_level_parent_id", "priority", "assignee_ids", "watcher_ids", "tags",
@@ -63,6 +66,9 @@ class MirrorStore:
     def __init__(self, schema: str) -> None:
         self.schema = schema
         self._s = sql.Identifier(schema)
+        self._writer = BulkWriter(schema)
+        # field id → (name, type, type_config JSON), lists written, when: see upsert_definitions
+        self._written_definitions: dict[str, tuple[tuple[str, str, str], frozenset[str], float]] = {}
 
     def _q(self, template: str) -> sql.Composed:
         return sql.SQL(template).format(s=self._s)
@@ -190,34 +196,14 @@ class MirrorStore:
             for relationship in old_relationships - fetched.relationships:
                 relationship_deletes.append(_relationship_key(relationship))
 
-        async with conn.cursor() as cursor:
-            if task_params:
-                await cursor.executemany(self._upsert_task_sql(), task_params)
-            if value_deletes:
-                await cursor.executemany(
-                    self._q("DELETE FROM {s}.task_custom_field_values WHERE task_id = %s AND field_id = %s"),
-                    value_deletes,
-                )
-            if value_upserts:
-                await cursor.executemany(self._upsert_value_sql(), value_upserts)
-            if relationship_deletes:
-                await cursor.executemany(
-                    self._q(
-                        "DELETE FROM {s}.task_relationships WHERE task_id = %s AND relationship_type = %s"
-                        " AND related_task_id = %s AND field_id = %s"
-                    ),
-                    relationship_deletes,
-                )
-            if relationship_inserts:
-                await cursor.executemany(
-                    self._q(
-                        "INSERT INTO {s}.task_relationships"
-                        " (task_id, relationship_type, related_task_id, field_id, created_at, source)"
-                        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-                    ),
-                    relationship_inserts,
-                )
-            await self.insert_changes(conn, result.changes)
+        writer = self._writer
+        await writer.prepare(conn)
+        await writer.upsert_tasks(conn, task_params)
+        await writer.delete_values(conn, value_deletes)
+        await writer.upsert_values(conn, value_upserts)
+        await writer.delete_relationships(conn, relationship_deletes)
+        await writer.insert_relationships(conn, relationship_inserts)
+        await writer.insert_changes(conn, [change_row(c) for c in result.changes])
         result.values_written = len(value_upserts) + len(value_deletes)
         result.relationships_written = len(relationship_inserts) + len(relationship_deletes)
         return result
@@ -237,7 +223,29 @@ class MirrorStore:
         self, conn: AsyncConnection[Any], definitions: Sequence[tuple[FieldDefinition, Sequence[str]]]
     ) -> None:
         """Insert or refresh field definitions; `list_ids` only grows (a field applies to every list it
-        was seen in)."""
+        was seen in).
+
+        Every task carries the definitions of its ~20 fields, so a page repeats each one up to 100
+        times and a backfill thousands of times. A per-process cache of what was written skips the
+        repeats (measured: a fifth of backfill time); an entry expires after `DEFINITION_CACHE_SECONDS`
+        so a write lost to a rolled-back transaction is redone soon, and any change of name, type,
+        options or lists bypasses it at once."""
+        now = time.monotonic()
+        fresh = []
+        for definition, lists in definitions:
+            fingerprint = (definition.name, definition.type, json_text(definition.type_config))
+            cached = self._written_definitions.get(definition.field_id)
+            if (
+                cached
+                and cached[0] == fingerprint
+                and cached[1] >= set(lists)
+                and now - cached[2] < DEFINITION_CACHE_SECONDS
+            ):
+                continue
+            known_lists = cached[1] if cached and cached[0] == fingerprint else frozenset()
+            self._written_definitions[definition.field_id] = (fingerprint, known_lists | set(lists), now)
+            fresh.append((definition, lists))
+        definitions = fresh
         if not definitions:
             return
         async with conn.cursor() as cursor:
@@ -278,31 +286,9 @@ class MirrorStore:
 
     async def insert_changes(self, conn: AsyncConnection[Any], changes: Sequence[FieldChange]) -> int:
         """Append history rows; a change whose `event_id` is already recorded is skipped."""
-        if not changes:
-            return 0
-        async with conn.cursor() as cursor:
-            await cursor.executemany(
-                self._q(
-                    "INSERT INTO {s}.field_changes (task_id, field_id, field_name, field_type, old_value,"
-                    " new_value, changed_at, changed_by, source, event_id)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING"
-                ),
-                [
-                    (
-                        c.task_id,
-                        c.field_id,
-                        c.field_name,
-                        c.field_type,
-                        json_param(c.old_value),
-                        json_param(c.new_value),
-                        c.changed_at,
-                        c.changed_by,
-                        c.source,
-                        c.event_id,
-                    )
-                    for c in changes
-                ],
-            )
+        if changes:
+            await self._writer.prepare(conn)
+            await self._writer.insert_changes(conn, [change_row(c) for c in changes])
         return len(changes)
 
     async def mark_deleted(
@@ -338,40 +324,26 @@ class MirrorStore:
         )
         return True
 
-    def _upsert_task_sql(self) -> sql.Composed:
-        columns = (*_TASK_COLUMNS, "raw")
-        assignments = sql.SQL(", ").join(
-            sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in columns if c != "task_id"
-        )
-        return sql.SQL(
-            "INSERT INTO {s}.tasks ({cols}) VALUES ({params})"
-            " ON CONFLICT (task_id) DO UPDATE SET {assignments}, synced_at = now(), deleted_at = NULL"
-        ).format(
-            s=self._s,
-            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
-            params=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
-            assignments=assignments,
-        )
-
-    def _upsert_value_sql(self) -> sql.Composed:
-        columns = ("task_id", "field_id", *_VALUE_COLUMNS, "source")
-        assignments = sql.SQL(", ").join(
-            sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in (*_VALUE_COLUMNS, "source")
-        )
-        return sql.SQL(
-            "INSERT INTO {s}.task_custom_field_values ({cols}) VALUES ({params})"
-            " ON CONFLICT (task_id, field_id) DO UPDATE SET {assignments}, updated_at = now()"
-        ).format(
-            s=self._s,
-            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
-            params=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
-            assignments=assignments,
-        )
-
 
 def _task_params(row: TaskRow) -> tuple[Any, ...]:
     values = [getattr(row, column) for column in _TASK_COLUMNS]
-    return (*[text_param(v) for v in values], json_param(dict(row.raw)))
+    return (*[text_param(v) for v in values], json_text(row.raw))
+
+
+def change_row(change: FieldChange) -> tuple[Any, ...]:
+    """One `field_changes` row in `bulk_write.CHANGE_COLUMNS` order."""
+    return (
+        change.task_id,
+        change.field_id,
+        text_param(change.field_name),
+        change.field_type,
+        json_text(change.old_value),
+        json_text(change.new_value),
+        change.changed_at,
+        change.changed_by,
+        change.source,
+        change.event_id,
+    )
 
 
 def _task_row_from_db(row: Sequence[Any]) -> TaskRow:
@@ -382,13 +354,13 @@ def _task_row_from_db(row: Sequence[Any]) -> TaskRow:
 
 
 def value_params(task_id: str, value: NormalizedValue, source: ChangeSource) -> tuple[Any, ...]:
-    """Parameters of one `task_custom_field_values` row, in upsert order."""
+    """One `task_custom_field_values` row in `bulk_write.VALUE_COLUMNS` order."""
     return (
         task_id,
         value.field_id,
         value.field_type,
-        json_param(value.raw_value),
-        json_param(value.value),
+        json_text(value.raw_value),
+        json_text(value.value),
         text_param(value.value_text),
         value.value_number,
         value.value_date,
