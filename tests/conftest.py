@@ -48,7 +48,7 @@ def _admin(dsn: str) -> psycopg.Connection:
     return psycopg.connect(dsn, autocommit=True)
 
 
-def _create_database(server_dsn: str, name: str, template: str | None = None) -> str:
+def create_database(server_dsn: str, name: str, template: str | None = None) -> str:
     with _admin(server_dsn) as conn:
         clause = (
             psycopg.sql.SQL(" TEMPLATE {}").format(psycopg.sql.Identifier(template))
@@ -59,7 +59,7 @@ def _create_database(server_dsn: str, name: str, template: str | None = None) ->
     return with_database_name(server_dsn, name)
 
 
-def _drop_database(server_dsn: str, name: str) -> None:
+def drop_database(server_dsn: str, name: str) -> None:
     with _admin(server_dsn) as conn:
         conn.execute(
             psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name))
@@ -70,31 +70,31 @@ def _drop_database(server_dsn: str, name: str) -> None:
 def template_database(postgres_server_dsn: str) -> Iterator[str]:
     """The name of a database holding the latest schema, to copy for each test."""
     name = f"cus_template_{uuid.uuid4().hex[:10]}"
-    dsn = _create_database(postgres_server_dsn, name)
+    dsn = create_database(postgres_server_dsn, name)
     migrate(dsn, SCHEMA)
     try:
         yield name
     finally:
-        _drop_database(postgres_server_dsn, name)
+        drop_database(postgres_server_dsn, name)
 
 
 @pytest.fixture
 def database_url(postgres_server_dsn: str, template_database: str) -> Iterator[str]:
     """A fresh database with the service's schema at the latest migration."""
     name = f"cus_test_{uuid.uuid4().hex[:12]}"
-    dsn = _create_database(postgres_server_dsn, name, template=template_database)
+    dsn = create_database(postgres_server_dsn, name, template=template_database)
     try:
         yield dsn
     finally:
-        _drop_database(postgres_server_dsn, name)
+        drop_database(postgres_server_dsn, name)
 
 
 @pytest.fixture
 def empty_database_url(postgres_server_dsn: str) -> Iterator[str]:
     """A fresh, empty database (no schema applied)."""
     name = f"cus_empty_{uuid.uuid4().hex[:12]}"
-    dsn = _create_database(postgres_server_dsn, name)
+    dsn = create_database(postgres_server_dsn, name)
     try:
         yield dsn
     finally:
-        _drop_database(postgres_server_dsn, name)
+        drop_database(postgres_server_dsn, name)

@@ -7,6 +7,7 @@ same JSON writes no change; a state older than the stored one (ClickUp's `date_u
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from clickup_sync.sync.hierarchy import ListInfo
 from clickup_sync.sync.normalize import FieldDefinition, NormalizedValue
 from clickup_sync.sync.task_state import Relationship, TaskRow, TaskSnapshot
 
+log = logging.getLogger(__name__)
 DEFINITION_CACHE_SECONDS = 600.0
 _TASK_COLUMNS = (
     "task_id", "custom_id", "name", "status", "status_type", "list_id", "folder_id", "space_id",
@@ -170,6 +172,8 @@ class MirrorStore:
             before = stored.get(task_id)
             for problem in fetched.problems:
                 result.problems.append(f"task {task_id}: {problem}")
+                # Logged, not raised: an odd value must never stop the sync (issue #3 §5).
+                log.warning("stored task %s as received; %s", task_id, problem, extra={"task_id": task_id})
             if is_stale(before, fetched):
                 result.tasks_stale += 1
                 continue

@@ -64,6 +64,7 @@ def test_demo_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Database: embedded PostgreSQL" in result.stdout
     assert "ClickUp emulator: http://127.0.0.1:" in result.stdout
+    assert "Backfill: 1" in result.stdout  # the service mirrored the generated workspace
     assert (
         f"The data is kept in: embedded PostgreSQL, data in {tmp_path / 'var' / 'postgres'}" in result.stdout
     )

@@ -177,3 +177,15 @@ async def test_a_revoked_token_fails_loudly_and_marks_nothing_deleted(
             f"SELECT count(*) FROM {SCHEMA}.tasks WHERE deleted_at IS NOT NULL"
         ).fetchone() == (0,)
         assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.field_changes").fetchone() == (0,)
+
+
+@pytest.mark.slow
+async def test_backfill_at_clickups_100_per_minute_never_hits_a_429(database_url: str) -> None:
+    """ClickUp's lowest plan allows 100 requests a minute per token; a backfill that needs more than
+    one window's worth must pace itself across windows instead of collecting 429s."""
+    with EmulatorServer(EmulatorConfig(seed=5, tasks=3800, rate_limit_per_minute=100)) as server:
+        summary = await run_backfill(settings_for(server, database_url), Database(database_url, SCHEMA))
+        stats = server.stats()
+    assert summary.api_calls > 100  # more than one window's worth: the budget had to wait
+    assert stats["rate_limited_429"] == 0
+    assert summary.tasks >= 3800

@@ -191,3 +191,33 @@ async def test_nul_characters_do_not_fail_the_write(database_url: str) -> None:
     assert rows(database_url, f"SELECT name, raw->>'description' FROM {SCHEMA}.tasks") == [
         ("badname", "pasted  from a PDF")
     ]
+
+
+async def test_unexpected_shapes_are_stored_counted_and_logged(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    odd = task_json(
+        status=None,
+        priority="urgent-ish",
+        assignees=[None, {"id": "not-a-number"}],
+        custom_fields=[
+            {**LABELS, "value": "l1"},  # a string where a list belongs
+            {
+                "id": "btn",
+                "name": "Ship it",
+                "type": "button",
+                "type_config": {},
+                "value": True,
+            },  # unknown type
+            {**DROP_DOWN, "value": 9},  # an option that does not exist
+        ],
+    )
+    with caplog.at_level("WARNING", logger="clickup_sync.sync.store"):
+        result = await apply(database_url, odd)
+    assert result.tasks_new == 1
+    assert result.problems
+    assert all(p.startswith("task t1: ") for p in result.problems)
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("btn" in m for m in logged) and any("dd-field" in m for m in logged)
+    raw = rows(database_url, f"SELECT field_id, raw_value FROM {SCHEMA}.task_custom_field_values ORDER BY 1")
+    assert ("btn", True) in raw  # an unknown type keeps its raw value
