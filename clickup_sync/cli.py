@@ -130,6 +130,55 @@ def reconcile(
     )
 
 
+@app.command()
+def serve(
+    worker: Annotated[bool, typer.Option(help="Also run a worker in this process.")] = True,
+    host: Annotated[str, typer.Option(help="Address to bind (PORT sets the port).")] = "0.0.0.0",  # noqa: S104
+) -> None:
+    """Run the webhook endpoints, health checks, a worker and the scheduler in one process."""
+    import asyncio
+
+    from clickup_sync.service import serve as run_serve
+
+    settings = _settings()
+    with _migrated_database(settings) as database:
+        asyncio.run(run_serve(settings, database, host=host, port=settings.port, with_worker=worker))
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Run a worker only (processes deliveries, refreshes tasks, runs scheduled jobs)."""
+    import asyncio
+
+    from clickup_sync.service import work
+
+    settings = _settings()
+    with _migrated_database(settings) as database:
+        asyncio.run(work(settings, database))
+
+
+@app.command()
+def replay(
+    delivery: Annotated[list[int] | None, typer.Option("--id", help="A delivery id (repeatable).")] = None,
+    task: Annotated[str | None, typer.Option(help="Every delivery of this task.")] = None,
+    since: Annotated[str | None, typer.Option(help="Received at or after (ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option(help="Received before (ISO 8601).")] = None,
+    dead: Annotated[bool, typer.Option("--dead", help="Only dead letters.")] = False,
+) -> None:
+    """Re-run stored deliveries (dead letters included). Idempotent: nothing is recorded twice."""
+    import asyncio
+
+    from clickup_sync.queue.replay import ReplaySelection, replay_deliveries
+
+    settings = _settings()
+    selection = ReplaySelection(ids=delivery or [], task_id=task, since=since, until=until, dead_only=dead)
+    if selection.is_empty():
+        raise typer.BadParameter("choose deliveries: --id, --task, --since/--until or --dead")
+    with _migrated_database(settings) as database:
+        result = asyncio.run(replay_deliveries(settings, database, selection))
+    typer.echo(f"Replayed {result.replayed} deliveries: {result.summary()}.")
+
+
 views_app = typer.Typer(help="Generated analyst views.", no_args_is_help=True)
 app.add_typer(views_app, name="views")
 

@@ -8,6 +8,7 @@ a test fails when one is missing there.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -57,6 +58,24 @@ class Settings(BaseSettings):
     # --- Airbyte -----------------------------------------------------------------------------
     airbyte_task_table: str = Field(default="public.clickup_task", validation_alias="AIRBYTE_TASK_TABLE")
     airbyte_mode: AirbyteMode = Field(default="auto", validation_alias="AIRBYTE_MODE")
+    airbyte_raw_schema: str = Field(default="airbyte_internal", validation_alias="AIRBYTE_RAW_SCHEMA")
+    airbyte_api_url: str | None = Field(default=None, validation_alias="AIRBYTE_API_URL")
+    airbyte_connection_id: str | None = Field(default=None, validation_alias="AIRBYTE_CONNECTION_ID")
+    airbyte_api_token: SecretStr | None = Field(default=None, validation_alias="AIRBYTE_API_TOKEN")
+    airbyte_client_id: str | None = Field(default=None, validation_alias="AIRBYTE_CLIENT_ID")
+    airbyte_client_secret: SecretStr | None = Field(default=None, validation_alias="AIRBYTE_CLIENT_SECRET")
+    airbyte_poll_seconds: float = Field(default=5.0, gt=0, validation_alias="AIRBYTE_POLL_INTERVAL")
+    base_record_max_wait: timedelta = Field(
+        default=timedelta(hours=26), validation_alias="BASE_RECORD_MAX_WAIT"
+    )
+
+    # --- real-time pipeline ----------------------------------------------------------------------
+    worker_concurrency: int = Field(default=4, ge=1, le=64, validation_alias="WORKER_CONCURRENCY")
+    job_max_attempts: int = Field(default=6, ge=1, le=50, validation_alias="JOB_MAX_ATTEMPTS")
+    reconcile_interval_seconds: int = Field(default=300, ge=10, validation_alias="RECONCILE_INTERVAL_SECONDS")
+    webhook_health_interval_seconds: int = Field(
+        default=300, ge=10, validation_alias="WEBHOOK_HEALTH_INTERVAL_SECONDS"
+    )
 
     # --- process -----------------------------------------------------------------------------
     port: int = Field(default=3000, ge=1, le=65535, validation_alias="PORT")
@@ -76,6 +95,17 @@ class Settings(BaseSettings):
         if not _QUALIFIED_TABLE.match(value):
             raise ValueError("must be a table name, optionally schema-qualified, like public.clickup_task")
         return value if "." in value else f"public.{value}"
+
+    @field_validator("base_record_max_wait", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        """Accept `26h`, `90m`, `45s`, `2d` as well as seconds and ISO 8601 (`PT26H`)."""
+        if isinstance(value, str):
+            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)
+            if match:
+                unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+                return timedelta(seconds=float(match[1]) * unit)
+        return value
 
     @field_validator("clickup_api_url")
     @classmethod
@@ -117,7 +147,10 @@ class Settings(BaseSettings):
         return schema, table
 
 
-_SECRET_VARIABLES = {"DATABASE_URL", "POSTGRES_PASSWORD", "CLICKUP_API_TOKEN", "CLICKUP_WEBHOOK_SECRET"}
+_SECRET_VARIABLES = {
+    "DATABASE_URL", "POSTGRES_PASSWORD", "CLICKUP_API_TOKEN", "CLICKUP_WEBHOOK_SECRET", "AIRBYTE_API_TOKEN",
+    "AIRBYTE_CLIENT_SECRET",
+}  # fmt: skip
 
 
 def setting_variable_names() -> list[str]:

@@ -19,6 +19,7 @@ from psycopg import sql
 
 from clickup_sync.db.connection import connect
 from clickup_sync.errors import MigrationError
+from clickup_sync.queue.schema import ensure_queue_schema
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,9 @@ def migrate(dsn: str, schema: str, *, target: int | None = None) -> list[int]:
                 (migration.version, migration.name, migration.checksum),
             )
             done.append(migration.version)
+        if target is None:
+            # procrastinate's objects come last: they need service_state (migration 1).
+            ensure_queue_schema(conn, schema)
         return done
 
 

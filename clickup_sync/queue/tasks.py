@@ -1,0 +1,88 @@
+"""The jobs the queue runs, and the periodic ones (the scheduler).
+
+Each task finds the process's `ServiceRuntime` in the job context (`additional_context["runtime"]`,
+set when the worker starts). Periodic tasks are deduplicated by procrastinate across every worker,
+so running several workers never runs a reconcile twice for the same tick.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from procrastinate import App, JobContext, RetryStrategy
+
+from clickup_sync.queue.deliveries import (
+    PROCESS_DELIVERY,
+    REFRESH_TASK,
+    WEBHOOK_QUEUE,
+    process_delivery,
+    refresh_task,
+)
+from clickup_sync.runtime import ServiceRuntime, run_scheduled_reconcile
+from clickup_sync.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAINTENANCE_QUEUE = "maintenance"
+STALLED_AFTER_SECONDS = 30  # a worker that missed its heartbeats this long is gone (SIGKILL, crash)
+
+
+def _runtime(context: JobContext) -> ServiceRuntime:
+    runtime = context.additional_context.get("runtime")
+    if not isinstance(runtime, ServiceRuntime):
+        raise RuntimeError("the worker was started without a ServiceRuntime")
+    return runtime
+
+
+def cron_every(seconds: int) -> str:
+    """A cron expression (procrastinate accepts a sixth field for seconds) for "every N seconds"."""
+    if seconds < 60:
+        return f"*/{seconds} * * * * *"
+    minutes = max(1, round(seconds / 60))
+    return f"*/{minutes} * * * *" if minutes < 60 else f"0 */{max(1, minutes // 60)} * * *"
+
+
+def register_tasks(app: App, settings: Settings) -> None:
+    max_attempts = settings.job_max_attempts
+    retry = RetryStrategy(max_attempts=max_attempts, exponential_wait=2)
+    sweep_every = max(1, 3600 // settings.reconcile_interval_seconds)  # the deletion sweep: hourly
+
+    @app.task(name=PROCESS_DELIVERY, queue=WEBHOOK_QUEUE, pass_context=True, retry=retry)
+    async def process_delivery_job(context: JobContext, delivery_id: int) -> None:
+        final = context.job.attempts + 1 >= max_attempts
+        await process_delivery(_runtime(context), delivery_id, final_attempt=final)
+
+    @app.task(name=REFRESH_TASK, queue=WEBHOOK_QUEUE, pass_context=True, retry=retry)
+    async def refresh_task_job(context: JobContext, task_id: str) -> None:
+        await refresh_task(_runtime(context), task_id)
+
+    @app.periodic(cron="*/30 * * * * *", periodic_id="retry_stalled_jobs")
+    @app.task(
+        name="retry_stalled_jobs", queue=MAINTENANCE_QUEUE, pass_context=True, queueing_lock="retry_stalled"
+    )
+    async def retry_stalled_jobs(context: JobContext, timestamp: int) -> None:
+        """Jobs of a worker that died (no heartbeat) go back to the queue."""
+        manager = context.app.job_manager
+        for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
+            log.warning("job %s (%s) was running on a worker that died; retrying it", job.id, job.task_name)
+            await manager.retry_job(job)
+
+    @app.periodic(cron=cron_every(settings.reconcile_interval_seconds), periodic_id="reconcile")
+    @app.task(
+        name="reconcile",
+        queue=MAINTENANCE_QUEUE,
+        pass_context=True,
+        queueing_lock="reconcile",
+        lock="reconcile",
+    )
+    async def reconcile_job(context: JobContext, timestamp: int) -> None:
+        """Poll for what webhooks did not deliver (and, hourly, sweep for deletions)."""
+        runtime = _runtime(context)
+        sweep = (timestamp // settings.reconcile_interval_seconds) % sweep_every == 0
+        summary = await run_scheduled_reconcile(runtime, sweep=sweep)
+        log.info(
+            "reconcile: %d tasks seen, %d changes, %d deletions",
+            summary.tasks_seen,
+            summary.changes,
+            summary.deleted,
+        )

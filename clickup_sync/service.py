@@ -1,0 +1,71 @@
+"""`clickup-sync serve` (HTTP endpoints + a worker + the scheduler, one process) and
+`clickup-sync worker` (jobs only). Any number of each can run against one database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import uvicorn
+
+from clickup_sync.db.connection import Database
+from clickup_sync.runtime import ServiceRuntime, service_runtime
+from clickup_sync.settings import Settings
+from clickup_sync.web.app import build_web_app
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 10.0  # in-flight jobs get this long to finish; the rest return to the queue
+
+
+async def run_worker(runtime: ServiceRuntime, *, install_signal_handlers: bool) -> None:
+    await runtime.queue.run_worker_async(
+        concurrency=runtime.settings.worker_concurrency,
+        additional_context={"runtime": runtime},
+        install_signal_handlers=install_signal_handlers,
+        shutdown_graceful_timeout=SHUTDOWN_GRACE_SECONDS,
+        wait=True,
+        delete_jobs="successful",  # deliveries and history are kept in our own tables
+    )
+
+
+async def serve(
+    settings: Settings, database: Database, *, host: str, port: int, with_worker: bool = True
+) -> None:
+    async with service_runtime(
+        settings, database, max_connections=settings.worker_concurrency + 10
+    ) as runtime:
+        config = uvicorn.Config(
+            build_web_app(runtime), host=host, port=port, log_config=None, access_log=False, lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        worker = (
+            asyncio.create_task(run_worker(runtime, install_signal_handlers=False)) if with_worker else None
+        )
+        log.info("serving on http://%s:%d (worker %s)", host, port, "on" if with_worker else "off")
+        try:
+            await server.serve()  # returns on SIGINT/SIGTERM (uvicorn handles them)
+        finally:
+            if worker is not None:
+                worker.cancel()  # procrastinate stops taking jobs and lets running ones finish
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+
+
+async def work(settings: Settings, database: Database) -> None:
+    async with service_runtime(
+        settings, database, max_connections=settings.worker_concurrency + 4
+    ) as runtime:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        worker = asyncio.create_task(run_worker(runtime, install_signal_handlers=False))
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({worker, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        stopper.cancel()

@@ -1,0 +1,1 @@
+"""The HTTP side: ClickUp and Airbyte webhooks, health, metrics, admin."""

@@ -1,0 +1,148 @@
+"""`POST /webhooks/clickup`: verify, store durably, acknowledge. Nothing else on this path.
+
+- Bad or missing signature → 403 (never 401 or 410: ClickUp suspends a webhook on those, §7.7);
+  nothing is stored, a counter is.
+- Body over 1 MiB → 413. Valid signature but not a delivery we understand → 400, body kept.
+- Valid → the exact bytes and the history items' dedup keys are stored and the processing job is
+  queued in the same transaction, then 200. A history item already owned by an earlier delivery
+  (same item under taskUpdated and the specific event, or a redelivery) is recorded once.
+- Database unreachable → 503: ClickUp retries the event (up to 5 times), nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import PoolTimeout
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from clickup_sync.clickup.signature import verify_clickup_signature
+from clickup_sync.queue.deliveries import defer_processing
+from clickup_sync.runtime import ServiceRuntime
+from clickup_sync.sync.history_items import MalformedDelivery, ParsedDelivery, parse_delivery
+from clickup_sync.web.secrets import WebhookSecrets
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class ClickUpWebhookEndpoint:
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        self.secrets = WebhookSecrets(
+            runtime.pool,
+            runtime.schema,
+            runtime.settings.clickup_webhook_secret.get_secret_value()
+            if runtime.settings.clickup_webhook_secret
+            else None,
+        )
+        self._s = sql.Identifier(runtime.schema)
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            body = await read_limited(request)
+        except BodyTooLarge:
+            await self._count("too_large")
+            return JSONResponse({"error": "body over 1 MiB"}, status_code=413)
+        try:
+            signature = request.headers.get("x-signature")
+            valid = verify_clickup_signature(body, signature, await self.secrets.get())
+            if not valid:  # perhaps a webhook registered a moment ago by another replica
+                valid = verify_clickup_signature(body, signature, await self.secrets.get(fresh=True))
+            if not valid:
+                await self._count("bad_signature")
+                return JSONResponse({"error": "invalid signature"}, status_code=403)
+            try:
+                delivery = parse_delivery(body)
+            except MalformedDelivery as exc:
+                await self._store_malformed(body, str(exc))
+                return JSONResponse({"error": f"malformed delivery: {exc}"}, status_code=400)
+            status = await self._store(body, delivery)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            log.warning("database unavailable, answering 503 so ClickUp retries: %s", exc)
+            return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+        return JSONResponse({"status": status})
+
+    async def _store(self, body: bytes, delivery: ParsedDelivery) -> str:
+        keys = delivery.dedupe_keys()
+        async with self.runtime.pool.connection() as conn, conn.transaction():
+            row = await (
+                await conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {}.webhook_deliveries"
+                        " (webhook_id, event, task_id, body, history_item_ids)"
+                        " VALUES (%s, %s, %s, %s, %s) RETURNING id"
+                    ).format(self._s),
+                    (delivery.webhook_id, delivery.event, delivery.task_id, body, keys),
+                )
+            ).fetchone()
+            assert row is not None
+            delivery_id = int(row[0])
+            owned = await (
+                await conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {}.webhook_history_items (webhook_id, history_item_id, delivery_id)"
+                        " SELECT %s, key, %s FROM unnest(%s::text[]) AS key ON CONFLICT DO NOTHING"
+                        " RETURNING history_item_id"
+                    ).format(self._s),
+                    (delivery.webhook_id, delivery_id, keys),
+                )
+            ).fetchall()
+            if keys and not owned:
+                await conn.execute(
+                    sql.SQL(
+                        "UPDATE {}.webhook_deliveries SET status = 'duplicate', processed_at = now()"
+                        " WHERE id = %s"
+                    ).format(self._s),
+                    (delivery_id,),
+                )
+                return "duplicate"
+            await defer_processing(self.runtime.queue, conn, delivery_id, delivery.task_id)
+        return "accepted"
+
+    async def _store_malformed(self, body: bytes, error: str) -> None:
+        async with self.runtime.pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.webhook_deliveries (body, status, last_error, processed_at)"
+                    " VALUES (%s, 'malformed', %s, now())"
+                ).format(self._s),
+                (body, error),
+            )
+
+    async def _count(self, outcome: str) -> None:
+        """Rejections are counted, never stored (anyone can POST here)."""
+        try:
+            async with self.runtime.pool.connection() as conn, conn.transaction():
+                await conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {}.delivery_counters (minute, outcome, count)"
+                        " VALUES (date_trunc('minute', now()), %s, 1)"
+                        " ON CONFLICT (minute, outcome) DO UPDATE SET count = delivery_counters.count + 1"
+                    ).format(self._s),
+                    (outcome,),
+                )
+        except (psycopg.OperationalError, PoolTimeout):
+            log.warning("could not count a rejected delivery (%s): database unavailable", outcome)
