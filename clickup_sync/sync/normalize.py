@@ -33,6 +33,8 @@ FieldOrigin = Literal["read", "webhook"]
 
 # Custom field types whose values point at other tasks; task_state turns them into relationships.
 RELATIONSHIP_FIELD_TYPES = frozenset({"tasks", "list_relationship"})
+# Types whose value is a list of ids of other things (users, tasks, attachments, voters).
+REFERENCE_FIELD_TYPES = frozenset({"users", "tasks", "list_relationship", "attachment", "votes"})
 
 _NUMERIC_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 # Beyond this a number cannot be a float in `value` nor fit PostgreSQL numeric comfortably.
@@ -88,6 +90,11 @@ class NormalizedValue:
         return self._normalized_parts() == other._normalized_parts()
 
     def _normalized_parts(self) -> tuple[Any, ...]:
+        if self.field_type in REFERENCE_FIELD_TYPES:
+            # These hold references; the names beside them are descriptions that ClickUp sends on reads
+            # but not in webhooks (bare ids), and that change when the referenced user or task is
+            # renamed. The value is the set of ids, in order.
+            return (self.field_id, self.field_type, self.value_ids)
         return (
             self.field_id,
             self.field_type,

@@ -569,3 +569,18 @@ def test_bad_custom_field_lists_are_reported_not_raised(
 
     assert len(read.definitions) == definition_count
     assert any(problem in reported for reported in read.problems), read.problems
+
+
+def test_users_from_a_webhook_equal_the_same_users_read_with_names() -> None:
+    """Webhook items carry bare user ids, reads carry user objects with names: the same people."""
+    field = FieldDefinition.from_clickup(
+        {"id": "f-users", "name": "Reviewers", "type": "users", "type_config": {}}
+    )
+    read = normalize_custom_field_value(
+        field, [{"id": 183, "username": "Alex"}, {"id": 184, "username": "Sam"}], origin="read"
+    )
+    webhook = normalize_custom_field_value(field, [183, 184], origin="webhook")
+    assert read is not None and webhook is not None
+    assert read.same_value(webhook)
+    other = normalize_custom_field_value(field, [184], origin="webhook")
+    assert other is not None and not read.same_value(other)
