@@ -13,6 +13,7 @@ import pytest
 
 from clickup_sync.clickup.emulator import ActivitySimulator, EmulatorConfig, EmulatorServer
 from clickup_sync.db.connection import Database
+from clickup_sync.db.migrate import migrate
 from clickup_sync.errors import ClickUpAuthError
 from clickup_sync.settings import Settings, load_settings
 from clickup_sync.sync.diff import diff_task_states
@@ -189,3 +190,38 @@ async def test_backfill_at_clickups_100_per_minute_never_hits_a_429(database_url
     assert summary.api_calls > 100  # more than one window's worth: the budget had to wait
     assert stats["rate_limited_429"] == 0
     assert summary.tasks >= 3800
+
+
+class Interrupted(Exception):
+    pass
+
+
+async def test_an_interrupted_backfill_resumes_from_the_last_committed_page(
+    database_url: str, empty_database_url: str
+) -> None:
+    with EmulatorServer(EmulatorConfig(seed=8, tasks=600, rate_limit_per_minute=None)) as server:
+        settings = settings_for(server, database_url)
+        database = Database(database_url, SCHEMA)
+        pages_seen: list[int] = []
+
+        def crash_after_two_pages(progress: Any) -> None:
+            pages_seen.append(progress.page)
+            if len(pages_seen) == 2:
+                raise Interrupted  # as a crash or Ctrl-C would, right after page 2 committed
+
+        with pytest.raises(Interrupted):
+            await run_backfill(settings, database, on_progress=crash_after_two_pages)
+        with psycopg.connect(database_url) as conn:
+            (after_crash,) = conn.execute(f"SELECT count(*) FROM {SCHEMA}.tasks").fetchone() or (0,)
+        assert after_crash == 200  # two pages of 100 were committed
+
+        resumed = await run_backfill(settings, database)
+        truth = server.workspace.ground_truth()["tasks"]
+        migrate(empty_database_url, SCHEMA)
+        uninterrupted = await run_backfill(
+            settings_for(server, empty_database_url), Database(empty_database_url, SCHEMA)
+        )
+    assert resumed.resumed and not uninterrupted.resumed
+    stored = await mirror_snapshots(database_url, list(truth))
+    assert stored.keys() == truth.keys()
+    assert resumed.api_calls == uninterrupted.api_calls - 2  # the two committed pages were not read again
