@@ -204,3 +204,72 @@ async def test_emulator_activity_reaches_the_mirror_through_webhooks(
         r[0] for r in rows(database_url, f"SELECT task_id FROM {SCHEMA}.tasks WHERE deleted_at IS NOT NULL")
     }
     assert set(truth["deleted_task_ids"]) & mirrored == marked  # every deletion delivered is marked
+
+
+def status_item(item_id: str, at_ms: int, before: str, after: str) -> dict[str, Any]:
+    return {
+        "id": item_id, "type": 1, "date": str(at_ms), "field": "status", "parent_id": "1", "data": {},
+        "source": None, "user": {"id": 184}, "before": {"status": before, "type": "custom"},
+        "after": {"status": after, "type": "custom"},
+    }  # fmt: skip
+
+
+async def post_and_process(
+    service: Service, http: httpx.AsyncClient, task_id: str, items: list[dict[str, Any]]
+) -> None:
+    from clickup_sync.queue.deliveries import process_delivery
+
+    for item in items:
+        body = orjson.dumps(
+            {"event": "taskStatusUpdated", "history_items": [item], "task_id": task_id, "webhook_id": "w1"}
+        )
+        assert (
+            await http.post(f"{service.url}/webhooks/clickup", content=body, headers=signed(body))
+        ).status_code == 200
+    for (delivery_id,) in rows(
+        service.database_url,
+        f"SELECT id FROM {SCHEMA}.webhook_deliveries WHERE status = 'received' ORDER BY id",
+    ):
+        await process_delivery(service.runtime, delivery_id)
+
+
+async def test_an_out_of_order_event_is_recorded_but_never_overwrites_newer_state(
+    emulator: EmulatorServer, database_url: str
+) -> None:
+    settings = load_settings(
+        clickup_api_url=emulator.base_url, clickup_api_token=emulator.token,
+        clickup_workspace_id=emulator.team_id, database_url=database_url,
+    )  # fmt: skip
+    await run_backfill(settings, Database(database_url, SCHEMA))
+    ((task_id, updated),) = rows(
+        database_url, f"SELECT task_id, date_updated FROM {SCHEMA}.tasks ORDER BY task_id LIMIT 1"
+    )
+    base = int(updated.timestamp() * 1000)
+    newer = status_item("9000000000000000002", base + 2000, "review", "in progress")
+    older = status_item("9000000000000000001", base + 1000, "to do", "review")
+    async with running_service(emulator, database_url, worker=False) as service, httpx.AsyncClient() as http:
+        await post_and_process(service, http, task_id, [newer, older])  # the newer one arrives first
+        assert rows(database_url, f"SELECT status FROM {SCHEMA}.tasks WHERE task_id = %s", (task_id,)) == [
+            ("in progress",)
+        ]
+        history = rows(
+            database_url,
+            f"SELECT event_id, new_value FROM {SCHEMA}.field_changes WHERE task_id = %s ORDER BY changed_at",
+            (task_id,),
+        )
+        assert history == [("9000000000000000001", "review"), ("9000000000000000002", "in progress")]
+
+        # A replay of everything records nothing twice and changes nothing.
+        from clickup_sync.queue.replay import ReplaySelection, replay_deliveries
+
+        replayed = await replay_deliveries(
+            service.runtime.settings, service.runtime.database, ReplaySelection(task_id=task_id)
+        )
+        assert replayed.replayed == 2
+        events = rows(
+            database_url,
+            f"SELECT event_id FROM {SCHEMA}.field_changes WHERE task_id = %s AND event_id IS NOT NULL"
+            " ORDER BY 1",
+            (task_id,),
+        )
+        assert events == [("9000000000000000001",), ("9000000000000000002",)]  # still once each
