@@ -12,6 +12,7 @@ import typer
 
 from clickup_sync.errors import ConfigError, DatabaseUnavailable, MigrationError
 from clickup_sync.settings import Settings, load_settings
+from clickup_sync.subscriptions.cli import webhooks_app  # cheap: typer and errors only
 
 if TYPE_CHECKING:
     from clickup_sync.db.connection import Database
@@ -181,6 +182,7 @@ def replay(
 
 views_app = typer.Typer(help="Generated analyst views.", no_args_is_help=True)
 app.add_typer(views_app, name="views")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 @views_app.command("refresh")

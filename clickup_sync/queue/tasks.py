@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from procrastinate import App, JobContext, RetryStrategy
+from procrastinate.exceptions import AlreadyEnqueued
 
 from clickup_sync.queue.deliveries import (
     PROCESS_DELIVERY,
@@ -18,8 +19,9 @@ from clickup_sync.queue.deliveries import (
     process_delivery,
     refresh_task,
 )
-from clickup_sync.runtime import ServiceRuntime, run_scheduled_reconcile
+from clickup_sync.runtime import ServiceRuntime, run_scheduled_reconcile, team_id_for
 from clickup_sync.settings import Settings
+from clickup_sync.subscriptions.health import WebhookHealthMonitor
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,17 @@ def cron_every(seconds: int) -> str:
         return f"*/{seconds} * * * * *"
     minutes = max(1, round(seconds / 60))
     return f"*/{minutes} * * * *" if minutes < 60 else f"0 */{max(1, minutes // 60)} * * *"
+
+
+async def defer_reconcile(app: App) -> bool:
+    """Queue a reconcile now (with the deletion sweep) unless one is already waiting."""
+    try:
+        await app.configure_task(
+            "reconcile", queueing_lock="reconcile", lock="reconcile", queue=MAINTENANCE_QUEUE
+        ).defer_async(timestamp=0)
+    except AlreadyEnqueued:
+        return False
+    return True
 
 
 def register_tasks(app: App, settings: Settings) -> None:
@@ -86,3 +99,21 @@ def register_tasks(app: App, settings: Settings) -> None:
             summary.changes,
             summary.deleted,
         )
+
+    @app.periodic(cron=cron_every(settings.webhook_health_interval_seconds), periodic_id="webhook_health")
+    @app.task(
+        name="webhook_health", queue=MAINTENANCE_QUEUE, pass_context=True, queueing_lock="webhook_health",
+        lock="webhook_health",
+    )  # fmt: skip
+    async def webhook_health_job(context: JobContext, timestamp: int) -> None:
+        """ClickUp notifies no one when a webhook fails: look every few minutes, reactivate suspended
+        webhooks, and reconcile after any problem so a dropped event is recovered within minutes."""
+        runtime = _runtime(context)
+        monitor = WebhookHealthMonitor(
+            await runtime.clickup(),
+            runtime.pool,
+            schema=runtime.schema,
+            team_id=await team_id_for(runtime),
+            reconcile=lambda: defer_reconcile(context.app),
+        )
+        log.info("webhook health: %s", (await monitor.check_once()).summary())

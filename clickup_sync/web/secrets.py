@@ -6,11 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-# A webhook deleted in ClickUp may still have deliveries in flight (ClickUp retries for a while).
-_DELETED_GRACE = "1 hour"
+from clickup_sync.subscriptions.registry import active_secrets
 
 
 class WebhookSecrets:
@@ -29,16 +27,11 @@ class WebhookSecrets:
         self._loaded_at = float("-inf")
 
     async def get(self, *, fresh: bool = False) -> list[str]:
-        if fresh or time.monotonic() - self._loaded_at > self._ttl:
+        age = time.monotonic() - self._loaded_at
+        # A fresh read at most once a second: a flood of bad signatures must not become a flood of queries.
+        if age > self._ttl or (fresh and age > 1.0):
             async with self._pool.connection() as conn:
-                rows = await (
-                    await conn.execute(
-                        sql.SQL(
-                            "SELECT secret FROM {}.webhooks"
-                            " WHERE deleted_at IS NULL OR deleted_at > now() - interval '{}'"
-                        ).format(sql.Identifier(self._schema), sql.SQL(_DELETED_GRACE))
-                    )
-                ).fetchall()
-            self._cached = [row[0] for row in rows] + ([self._configured] if self._configured else [])
+                registered = await active_secrets(conn, self._schema)
+            self._cached = registered + ([self._configured] if self._configured else [])
             self._loaded_at = time.monotonic()
         return self._cached
