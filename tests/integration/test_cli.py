@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -60,11 +61,25 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_demo_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     """The README's first command, with nothing configured: embedded PostgreSQL and the emulator."""
-    result = run_cli("demo", "--seconds", "1", "--tasks", "120", "--emulator-port", "0", env={}, cwd=tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = str(probe.getsockname()[1])
+    result = run_cli(
+        "demo",
+        "--seconds",
+        "3",
+        "--tasks",
+        "120",
+        "--emulator-port",
+        "0",
+        env={"PORT": free_port},
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "Database: embedded PostgreSQL" in result.stdout
     assert "ClickUp emulator: http://127.0.0.1:" in result.stdout
     assert "Backfill: 1" in result.stdout  # the service mirrored the generated workspace
+    assert f"Service: http://127.0.0.1:{free_port}/webhooks/clickup (webhook " in result.stdout
     assert (
         f"The data is kept in: embedded PostgreSQL, data in {tmp_path / 'var' / 'postgres'}" in result.stdout
     )
