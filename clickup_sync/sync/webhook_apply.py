@@ -17,7 +17,6 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
-from clickup_sync.sync.diff import FieldChange
 from clickup_sync.sync.history_items import ItemEffect, ParsedDelivery, TaskPatch, item_effect
 from clickup_sync.sync.store import MirrorStore, value_params
 
@@ -99,20 +98,9 @@ class DeliveryApplier:
         return outcome
 
     async def _record(self, conn: AsyncConnection[Any], task_id: str, effect: ItemEffect) -> int:
-        change = FieldChange(
-            task_id=task_id,
-            field_id=effect.field_id,
-            field_name=effect.field_name,
-            field_type=effect.field_type,
-            old_value=effect.old_value,
-            new_value=effect.new_value,
-            changed_at=effect.changed_at,
-            changed_by=effect.changed_by,
-            source="webhook",
-            event_id=effect.item_id,
-        )
+        """The item's history row; 0 when it was recorded before (a replay or a retry)."""
         before = await self._count_event(conn, effect.item_id)
-        await self.store.insert_changes(conn, [change])
+        await self.store.insert_changes(conn, [effect.field_change(task_id)])
         return 0 if before else 1
 
     async def _count_event(self, conn: AsyncConnection[Any], event_id: str) -> bool:
