@@ -265,6 +265,69 @@ def demo(
     run_demo(settings, tasks=tasks, emulator_port=emulator_port, seconds=seconds)
 
 
+airbyte_app = typer.Typer(
+    help="What Airbyte's ClickUp sync covers, and changes waiting for it.", no_args_is_help=True
+)
+app.add_typer(airbyte_app, name="airbyte")
+
+
+@airbyte_app.command("coverage")
+def airbyte_coverage(
+    include_closed: Annotated[
+        bool, typer.Option(help="Airbyte's connection has include_closed_tasks on (its default is off).")
+    ] = False,
+) -> None:
+    """Count the tasks Airbyte's table lacks, by reason (subtask, folderless list, archived, ...)."""
+    import asyncio
+
+    from psycopg_pool import AsyncConnectionPool
+
+    from clickup_sync.airbyte.coverage import CoverageRow, coverage_report
+    from clickup_sync.airbyte.guarded_reads import AirbyteTableUnavailable
+
+    settings = _settings()
+
+    async def report(dsn: str, schema: str) -> list[CoverageRow]:
+        async with AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False) as pool:
+            return await coverage_report(
+                pool, schema, settings.airbyte_task_table, include_closed=include_closed
+            )
+
+    with _migrated_database(settings) as database:
+        try:
+            rows = asyncio.run(report(database.dsn, database.schema))
+        except AirbyteTableUnavailable as exc:
+            typer.echo(f"clickup-sync: {exc}; try again", err=True)
+            raise typer.Exit(1) from None
+    for row in rows:
+        example = f"  e.g. {', '.join(row.sample_task_ids[:3])}" if row.sample_task_ids else ""
+        typer.echo(f"{row.reason:<17} {row.task_count:>8,}  {row.description}{example}")
+
+
+@airbyte_app.command("release")
+def airbyte_release() -> None:
+    """Release parked changes whose task Airbyte now holds (or that waited BASE_RECORD_MAX_WAIT)."""
+    import asyncio
+
+    from clickup_sync.airbyte.parking import ReleaseReport, release_parked
+    from clickup_sync.runtime import service_runtime
+
+    settings = _settings()
+
+    async def release(database: Database) -> ReleaseReport:
+        async with service_runtime(settings, database, max_connections=3) as runtime:
+            return await release_parked(runtime)
+
+    with _migrated_database(settings) as database:
+        report = asyncio.run(release(database))
+    typer.echo(
+        f"Parked changes: {report.released} released ({report.released_base_record} base record, "
+        f"{report.released_max_wait} max wait, {report.released_airbyte_off} Airbyte off), "
+        f"{report.still_waiting} still waiting"
+        + ("; Airbyte's table could not be read, try again" if report.airbyte_unavailable else "")
+    )
+
+
 def main() -> None:
     """Entry point: known failures end with one clear line and exit code 2, never a traceback."""
     try:

@@ -16,6 +16,7 @@ from procrastinate import App
 from procrastinate.exceptions import AlreadyEnqueued
 from psycopg import AsyncConnection, sql
 
+from clickup_sync.airbyte.parking import gate_for
 from clickup_sync.clickup.ratelimit import Lane
 from clickup_sync.errors import TaskGone
 from clickup_sync.runtime import ServiceRuntime
@@ -82,6 +83,11 @@ async def process_delivery(runtime: ServiceRuntime, delivery_id: int, *, final_a
         except MalformedDelivery as exc:  # stored as received; nothing to apply
             await _set_status(conn, s, delivery_id, "malformed", str(exc))
             return "malformed"
+        # Airbyte on and its table lacks the task: parked until its base record appears (or the max
+        # wait passes). A delivery released from parking always proceeds.
+        gate = gate_for(runtime)
+        if await gate.check(conn, delivery_id, delivery.task_id, event=delivery.event) == "parked":
+            return "parked"
         owned = {
             r[0]
             for r in await (

@@ -12,6 +12,7 @@ import logging
 from procrastinate import App, JobContext, RetryStrategy
 from procrastinate.exceptions import AlreadyEnqueued
 
+from clickup_sync.airbyte.parking import release_parked
 from clickup_sync.queue.deliveries import (
     PROCESS_DELIVERY,
     REFRESH_TASK,
@@ -26,6 +27,7 @@ from clickup_sync.subscriptions.health import WebhookHealthMonitor
 log = logging.getLogger(__name__)
 
 MAINTENANCE_QUEUE = "maintenance"
+RELEASE_PARKED_EVERY_SECONDS = 60
 STALLED_AFTER_SECONDS = 30  # a worker that missed its heartbeats this long is gone (SIGKILL, crash)
 
 
@@ -117,3 +119,16 @@ def register_tasks(app: App, settings: Settings) -> None:
             reconcile=lambda: defer_reconcile(context.app),
         )
         log.info("webhook health: %s", (await monitor.check_once()).summary())
+
+    @app.periodic(cron=cron_every(RELEASE_PARKED_EVERY_SECONDS), periodic_id="release_parked")
+    @app.task(
+        name="release_parked",
+        queue=MAINTENANCE_QUEUE,
+        pass_context=True,
+        queueing_lock="release_parked",
+        lock="release_parked",
+    )
+    async def release_parked_job(context: JobContext, timestamp: int) -> None:
+        """Parked changes whose task Airbyte now holds, or that waited BASE_RECORD_MAX_WAIT, go back
+        to the queue (all of them when Airbyte is off)."""
+        await release_parked(_runtime(context))  # logs what it released
