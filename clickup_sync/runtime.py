@@ -42,6 +42,8 @@ class ServiceRuntime:
     _client: ClickUpClient | None = field(default=None, repr=False)
     _budget: RateBudget | None = field(default=None, repr=False)
     team_id: str | None = None
+    # Long-lived helpers built on first use by the jobs that need them (e.g. the Airbyte sync detector).
+    helpers: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def schema(self) -> str:

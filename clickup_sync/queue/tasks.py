@@ -12,7 +12,8 @@ import logging
 from procrastinate import App, JobContext, RetryStrategy
 from procrastinate.exceptions import AlreadyEnqueued
 
-from clickup_sync.airbyte.parking import release_parked
+from clickup_sync.airbyte.detect import AirbyteSyncDetector, DetectorConfig
+from clickup_sync.airbyte.parking import airbyte_enabled, release_parked
 from clickup_sync.queue.deliveries import (
     PROCESS_DELIVERY,
     REFRESH_TASK,
@@ -132,3 +133,35 @@ def register_tasks(app: App, settings: Settings) -> None:
         """Parked changes whose task Airbyte now holds, or that waited BASE_RECORD_MAX_WAIT, go back
         to the queue (all of them when Airbyte is off)."""
         await release_parked(_runtime(context))  # logs what it released
+
+    @app.periodic(cron=cron_every(max(1, round(settings.airbyte_poll_seconds))), periodic_id="airbyte_watch")
+    @app.task(
+        name="airbyte_watch", queue=MAINTENANCE_QUEUE, pass_context=True, queueing_lock="airbyte_watch",
+        lock="airbyte_watch",
+    )  # fmt: skip
+    async def airbyte_watch_job(context: JobContext, timestamp: int) -> None:
+        """Record Airbyte sync windows as they happen; when one ends, release what waited for it."""
+        runtime = _runtime(context)
+        if not await airbyte_enabled(runtime):
+            return
+        detector = runtime.helpers.get("airbyte_detector")
+        if detector is None:
+            detector = runtime.helpers["airbyte_detector"] = AirbyteSyncDetector(
+                runtime.pool,
+                schema=runtime.schema,
+                config=DetectorConfig(
+                    airbyte_table=settings.airbyte_task_table,
+                    raw_schema=settings.airbyte_raw_schema,
+                    connection_id=settings.airbyte_connection_id,
+                ),
+            )
+        window = await detector.poll()
+        latest = (await detector.recent_syncs(1) or [None])[0]
+        ended = latest.id if latest is not None and latest.ended_at is not None else None
+        if (
+            not window.running
+            and ended is not None
+            and runtime.helpers.get("airbyte_released_after") != ended
+        ):
+            runtime.helpers["airbyte_released_after"] = ended
+            await release_parked(runtime)

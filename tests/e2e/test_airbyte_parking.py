@@ -48,7 +48,7 @@ def emulator() -> Iterator[EmulatorServer]:
 def tasks(emulator: EmulatorServer) -> list[dict[str, Any]]:
     """Top-level tasks of the emulator, as Get Task (and Airbyte's records) show them."""
     truth = emulator.workspace.ground_truth()["tasks"]
-    return [task for task in truth.values() if task["parent"] is None][:4]
+    return [task for task in truth.values() if task["parent"] is None][:6]
 
 
 @contextlib.asynccontextmanager
@@ -221,3 +221,28 @@ async def test_with_airbyte_off_changes_are_applied_at_once(
     assert status_of(database_url, tasks[3]["id"]) == ["processed"]
     assert history_events(database_url) == {"9400000000000000001"}
     assert rows(database_url, f"SELECT count(*) FROM {SCHEMA}.parked_changes") == [(0,)]
+
+
+async def test_the_service_notices_the_sync_by_itself_and_releases_what_waited(
+    emulator: EmulatorServer, database_url: str, tasks: list[dict[str, Any]]
+) -> None:
+    """No explicit release: the worker's sync watch (every AIRBYTE_POLL_INTERVAL) sees the overwrite
+    swap and releases the parked change."""
+    new, known = tasks[3], tasks[4]
+    simulator = AirbyteDestinationSimulator(database_url, version="3.x")
+    simulator.sync([known])
+    async with airbyte_service(emulator, database_url) as service, httpx.AsyncClient() as http:
+        await post_status_change(service, http, new, "9400000000000000001")
+        await until_parked(database_url, new["id"])
+        deadline = time.monotonic() + 20
+        while rows(
+            database_url, f"SELECT count(*) FROM {SCHEMA}.airbyte_observations WHERE observed_at IS NOT NULL"
+        ) == [(0,)]:
+            assert time.monotonic() < deadline, "the sync watch never looked at Airbyte's table"
+            await asyncio.sleep(0.2)
+        simulator.sync([known, new])
+        while "9400000000000000001" not in history_events(database_url):
+            assert time.monotonic() < deadline + 20, "the parked change was not released after the sync"
+            await asyncio.sleep(0.2)
+    synced = rows(database_url, f"SELECT ended_at IS NOT NULL FROM {SCHEMA}.airbyte_syncs")
+    assert (True,) in synced  # the sync was recorded
