@@ -31,6 +31,23 @@ async def run_worker(runtime: ServiceRuntime, *, install_signal_handlers: bool) 
     )
 
 
+async def supervised_worker(runtime: ServiceRuntime) -> None:
+    """A worker that outlives database outages: procrastinate's worker stops on a lost connection
+    (e.g. PostgreSQL restarting); start it again with backoff until this task is cancelled. Its
+    unfinished jobs are retried by the stalled-job recovery."""
+    delay = 1.0
+    while True:
+        try:
+            await run_worker(runtime, install_signal_handlers=False)
+            log.warning("the worker stopped; starting it again in %.0f s", delay)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("the worker stopped (%s); starting it again in %.0f s", exc, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 30.0)
+
+
 async def serve(
     settings: Settings, database: Database, *, host: str, port: int, with_worker: bool = True
 ) -> None:
@@ -41,9 +58,7 @@ async def serve(
             build_web_app(runtime), host=host, port=port, log_config=None, access_log=False, lifespan="off"
         )
         server = uvicorn.Server(config)
-        worker = (
-            asyncio.create_task(run_worker(runtime, install_signal_handlers=False)) if with_worker else None
-        )
+        worker = asyncio.create_task(supervised_worker(runtime)) if with_worker else None
         log.info("serving on http://%s:%d (worker %s)", host, port, "on" if with_worker else "off")
         try:
             await server.serve()  # returns on SIGINT/SIGTERM (uvicorn handles them)
@@ -62,7 +77,7 @@ async def work(settings: Settings, database: Database) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        worker = asyncio.create_task(run_worker(runtime, install_signal_handlers=False))
+        worker = asyncio.create_task(supervised_worker(runtime))
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({worker, stopper}, return_when=asyncio.FIRST_COMPLETED)
         worker.cancel()

@@ -12,9 +12,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from procrastinate import App
 from procrastinate.exceptions import AlreadyEnqueued
 from psycopg import AsyncConnection, sql
+from psycopg_pool import PoolTimeout
 
 from clickup_sync.airbyte.parking import gate_for
 from clickup_sync.clickup.ratelimit import Lane
@@ -105,7 +107,10 @@ async def process_delivery(runtime: ServiceRuntime, delivery_id: int, *, final_a
             )
         except Exception as exc:
             log.exception("processing delivery %s failed", delivery_id, extra={"delivery_id": delivery_id})
-            await _record_failure(runtime, delivery_id, exc, final=final_attempt)
+            try:
+                await _record_failure(runtime, delivery_id, exc, final=final_attempt)
+            except (psycopg.Error, PoolTimeout) as bookkeeping:  # the database itself is away
+                log.warning("could not record the failure of delivery %s: %s", delivery_id, bookkeeping)
             raise
         if delivery.task_id and delivery.event != "taskDeleted" and owned:
             await defer_refresh(runtime.queue, conn, delivery.task_id)

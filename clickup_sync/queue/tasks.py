@@ -40,9 +40,10 @@ def _runtime(context: JobContext) -> ServiceRuntime:
 
 
 def cron_every(seconds: int) -> str:
-    """A cron expression (procrastinate accepts a sixth field for seconds) for "every N seconds"."""
+    """A cron expression for "every N seconds". procrastinate (croniter) reads an optional sixth field
+    as seconds — the last field, not the first."""
     if seconds < 60:
-        return f"*/{seconds} * * * * *"
+        return f"* * * * * */{seconds}"
     minutes = max(1, round(seconds / 60))
     return f"*/{minutes} * * * *" if minutes < 60 else f"0 */{max(1, minutes // 60)} * * *"
 
@@ -72,7 +73,7 @@ def register_tasks(app: App, settings: Settings) -> None:
     async def refresh_task_job(context: JobContext, task_id: str) -> None:
         await refresh_task(_runtime(context), task_id)
 
-    @app.periodic(cron="*/30 * * * * *", periodic_id="retry_stalled_jobs")
+    @app.periodic(cron=cron_every(STALLED_AFTER_SECONDS), periodic_id="retry_stalled_jobs")
     @app.task(
         name="retry_stalled_jobs", queue=MAINTENANCE_QUEUE, pass_context=True, queueing_lock="retry_stalled"
     )

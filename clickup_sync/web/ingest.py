@@ -28,6 +28,9 @@ from clickup_sync.web.secrets import WebhookSecrets
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+# ClickUp counts an answer slower than 7 s as a failure (§7.7): while the database is away, answer 503
+# quickly (ClickUp retries) instead of waiting for the pool's usual timeout.
+ACK_DB_TIMEOUT_SECONDS = 2.0
 
 
 class BodyTooLarge(Exception):
@@ -87,7 +90,7 @@ class ClickUpWebhookEndpoint:
 
     async def _store(self, body: bytes, delivery: ParsedDelivery) -> str:
         keys = delivery.dedupe_keys()
-        async with self.runtime.pool.connection() as conn, conn.transaction():
+        async with self.runtime.pool.connection(timeout=ACK_DB_TIMEOUT_SECONDS) as conn, conn.transaction():
             row = await (
                 await conn.execute(
                     sql.SQL(
@@ -123,7 +126,7 @@ class ClickUpWebhookEndpoint:
         return "accepted"
 
     async def _store_malformed(self, body: bytes, error: str) -> None:
-        async with self.runtime.pool.connection() as conn, conn.transaction():
+        async with self.runtime.pool.connection(timeout=ACK_DB_TIMEOUT_SECONDS) as conn, conn.transaction():
             await conn.execute(
                 sql.SQL(
                     "INSERT INTO {}.webhook_deliveries (body, status, last_error, processed_at)"
@@ -135,7 +138,10 @@ class ClickUpWebhookEndpoint:
     async def _count(self, outcome: str) -> None:
         """Rejections are counted, never stored (anyone can POST here)."""
         try:
-            async with self.runtime.pool.connection() as conn, conn.transaction():
+            async with (
+                self.runtime.pool.connection(timeout=ACK_DB_TIMEOUT_SECONDS) as conn,
+                conn.transaction(),
+            ):
                 await conn.execute(
                     sql.SQL(
                         "INSERT INTO {}.delivery_counters (minute, outcome, count)"

@@ -30,7 +30,7 @@ class WebhookSecrets:
         age = time.monotonic() - self._loaded_at
         # A fresh read at most once a second: a flood of bad signatures must not become a flood of queries.
         if age > self._ttl or (fresh and age > 1.0):
-            async with self._pool.connection() as conn:
+            async with self._pool.connection(timeout=2.0) as conn:
                 registered = await active_secrets(conn, self._schema)
             self._cached = registered + ([self._configured] if self._configured else [])
             self._loaded_at = time.monotonic()
