@@ -4,7 +4,7 @@ Targets (issue #3, 2-core machine): ≥ 1,500 tasks/s, API calls ≤ 1.05 × the
 hierarchy calls), peak RSS ≤ 250 MB. The emulator and the backfill run as separate processes, as in
 production (ClickUp is elsewhere); the backfill's peak RSS is its own, read from the kernel.
 
-    python bench/backfill.py --tasks 20000
+    python -m bench.backfill --tasks 20000
 """
 
 from __future__ import annotations

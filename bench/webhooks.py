@@ -18,6 +18,10 @@ client (httpx would cost more CPU than the server on 2 cores and measure itself)
 
     python -m bench.webhooks                    # everything, a few minutes
     python -m bench.webhooks --quick            # smaller runs, for a smoke check
+    python -m bench.webhooks --skip-ack --worker-concurrency 16 --api-latency-ms 0 --output NAME
+
+BENCH_LOG_DIR=DIR keeps the service's logs (LOG_LEVEL=INFO for job timings). The machine is shared:
+a load average above ~0.5 at the start is printed, since it skews every figure.
 """
 
 from __future__ import annotations
