@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         default=300, ge=10, validation_alias="WEBHOOK_HEALTH_INTERVAL_SECONDS"
     )
 
+    # --- operations: admin page and metrics -----------------------------------------------------
+    admin_user: str = Field(default="admin", min_length=1, validation_alias="ADMIN_USER")
+    admin_password: SecretStr | None = Field(default=None, validation_alias="ADMIN_PASSWORD")
+    admin_token: SecretStr | None = Field(default=None, validation_alias="ADMIN_TOKEN")
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535, validation_alias="WORKER_METRICS_PORT")
+
     # --- process -----------------------------------------------------------------------------
     port: int = Field(default=3000, ge=1, le=65535, validation_alias="PORT")
     app_env: AppEnv = Field(default="development", validation_alias=AliasChoices("APP_ENV", "NODE_ENV"))
