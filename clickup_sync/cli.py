@@ -178,6 +178,9 @@ def replay(
     with _migrated_database(settings) as database:
         result = asyncio.run(replay_deliveries(settings, database, selection))
     typer.echo(f"Replayed {result.replayed} deliveries: {result.summary()}.")
+    if result.outcomes["failed"]:
+        typer.echo("Some deliveries failed again: they are dead letters, with their error.", err=True)
+        raise typer.Exit(1)
 
 
 views_app = typer.Typer(help="Generated analyst views.", no_args_is_help=True)
@@ -322,7 +325,8 @@ def airbyte_release() -> None:
         report = asyncio.run(release(database))
     typer.echo(
         f"Parked changes: {report.released} released ({report.released_base_record} base record, "
-        f"{report.released_max_wait} max wait, {report.released_airbyte_off} Airbyte off), "
+        f"{report.released_max_wait} max wait, {report.released_airbyte_off} Airbyte off, "
+        f"{report.released_not_in_airbyte} never copied by Airbyte), "
         f"{report.still_waiting} still waiting"
         + ("; Airbyte's table could not be read, try again" if report.airbyte_unavailable else "")
     )

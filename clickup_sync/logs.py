@@ -12,6 +12,8 @@ import re
 import sys
 from datetime import UTC, datetime
 
+from pydantic import SecretStr
+
 from clickup_sync.settings import Settings
 
 # ClickUp personal tokens, bearer tokens, passwords in URLs, and HMAC-ish long hex/alnum secrets.
@@ -54,6 +56,7 @@ class _JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        entry.update(_job_ids(record))
         for key in ("task_id", "delivery_id", "webhook_id", "job_id"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
@@ -62,16 +65,25 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+def _job_ids(record: logging.LogRecord) -> dict[str, object]:
+    """procrastinate logs each job's start, end and failure with `extra={"job": {...}}`: lift the job id
+    and the task's own ids (its arguments) to the top level, where they are searched for."""
+    job = getattr(record, "job", None)
+    if not isinstance(job, dict):
+        return {}
+    ids: dict[str, object] = {"job_id": job.get("id")} if job.get("id") is not None else {}
+    arguments = job.get("task_kwargs")
+    if isinstance(arguments, dict):
+        ids.update({key: arguments[key] for key in ("task_id", "delivery_id") if key in arguments})
+    return ids
+
+
 def configure_logging(settings: Settings) -> None:
+    # Every secret setting (tokens, passwords, webhook and Airbyte secrets, admin credentials).
     secrets = tuple(
-        s.get_secret_value()
-        for s in (
-            settings.clickup_api_token,
-            settings.clickup_webhook_secret,
-            settings.postgres_password,
-            settings.database_url,
-        )
-        if s is not None
+        value.get_secret_value()
+        for value in (getattr(settings, name) for name in type(settings).model_fields)
+        if isinstance(value, SecretStr)
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RedactingFilter(secrets))

@@ -21,6 +21,7 @@ from clickup_sync.clickup.client import ClickUpClient
 from clickup_sync.clickup.ratelimit import RateBudget
 from clickup_sync.db.connection import Database
 from clickup_sync.errors import ConfigError
+from clickup_sync.ops.sync_runs import recorded_run
 from clickup_sync.queue.app import build_queue_app
 from clickup_sync.queue.schema import search_path_options
 from clickup_sync.settings import Settings
@@ -107,8 +108,12 @@ async def team_id_for(runtime: ServiceRuntime) -> str:
 async def run_scheduled_reconcile(runtime: ServiceRuntime, *, sweep: bool) -> ReconcileSummary:
     client = await runtime.clickup()
     team_id = await team_id_for(runtime)
-    async with runtime.pool.connection() as conn:
+    async with (
+        runtime.pool.connection() as conn,
+        recorded_run(runtime.pool, runtime.schema, "reconcile") as run,  # for the admin dashboard
+    ):
         summary = await Reconciler(client, conn, runtime.store, team_id=team_id).run(sweep=sweep)
+        run.record(summary)
         async with conn.transaction():
             await refresh_list_views(conn, runtime.schema)
     return summary

@@ -11,6 +11,7 @@ import signal
 import uvicorn
 
 from clickup_sync.db.connection import Database
+from clickup_sync.observability.worker_exporter import start_worker_metrics
 from clickup_sync.runtime import ServiceRuntime, service_runtime
 from clickup_sync.settings import Settings
 from clickup_sync.web.app import build_web_app
@@ -28,6 +29,9 @@ async def run_worker(runtime: ServiceRuntime, *, install_signal_handlers: bool) 
         shutdown_graceful_timeout=SHUTDOWN_GRACE_SECONDS,
         wait=True,
         delete_jobs="successful",  # deliveries and history are kept in our own tables
+        # A job that waited behind another of the same procrastinate lock gets no notification of its
+        # own when that one ends: the worker finds it on its next poll (5 s by default).
+        fetch_job_polling_interval=1.0,
     )
 
 
@@ -73,6 +77,7 @@ async def work(settings: Settings, database: Database) -> None:
     async with service_runtime(
         settings, database, max_connections=settings.worker_concurrency + 4
     ) as runtime:
+        exporter = await start_worker_metrics(runtime)  # WORKER_METRICS_PORT; None when 0 (off)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -84,3 +89,5 @@ async def work(settings: Settings, database: Database) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await worker
         stopper.cancel()
+        if exporter is not None:
+            await exporter.stop()

@@ -1,9 +1,19 @@
 """The work behind each job: process one stored delivery, refresh one task.
 
-A delivery is processed under the task's lock (procrastinate `lock=task:<id>`), so work for one task
-never runs concurrently; the refresh it asks for is deferred with a queueing lock, so a burst of N
-events for one task causes one fetch. Both are idempotent: a replay or a retry after a crash
-records nothing twice (history rows are keyed by ClickUp's history item id).
+Work for one task never runs concurrently: each job takes the task's transaction-scoped advisory
+lock (`lock_task`) before it touches the mirror. (procrastinate's own per-key `lock` serializes jobs
+too, but its worker only looks for the next job of a key on a notification or its polling interval,
+so a burst of events on one task advanced one event per 5 s.) Deliveries run before any other job
+(`DELIVERY_PRIORITY`): they are what turns a receipt into history, and a re-fetch waiting on
+ClickUp's API must not hold them up. Deliveries of one task may therefore be applied out of arrival
+order — as ClickUp's own deliveries already arrive — and `sync/webhook_apply.py` orders by event time.
+
+A delivery asks for a re-fetch of its task only when its history items do not describe the change
+(see `sync/webhook_apply.py`), or — to catch what ClickUp sends no event for (dependencies, links) —
+when the task was not re-fetched for a reconcile interval. The re-fetch is scheduled a moment later
+under a queueing lock, so a burst of events for one task causes one fetch. Both jobs are idempotent:
+a replay or a retry after a crash records nothing twice (history rows are keyed by ClickUp's history
+item id).
 """
 
 from __future__ import annotations
@@ -21,8 +31,9 @@ from psycopg_pool import PoolTimeout
 from clickup_sync.airbyte.parking import gate_for
 from clickup_sync.clickup.ratelimit import Lane
 from clickup_sync.errors import TaskGone
+from clickup_sync.observability import observe_history_committed
 from clickup_sync.runtime import ServiceRuntime
-from clickup_sync.sync.history_items import MalformedDelivery, parse_delivery
+from clickup_sync.sync.history_items import MalformedDelivery, ParsedDelivery, parse_delivery
 from clickup_sync.sync.task_state import snapshot_from_task_json
 from clickup_sync.sync.webhook_apply import DeliveryApplier, DeliveryOutcome
 
@@ -31,10 +42,23 @@ log = logging.getLogger(__name__)
 PROCESS_DELIVERY = "process_delivery"
 REFRESH_TASK = "refresh_task"
 WEBHOOK_QUEUE = "webhooks"
+DELIVERY_PRIORITY = 10  # procrastinate runs higher priorities first; everything else is 0
+# Long enough for a burst of events on one task to share one fetch, short enough that relationship
+# changes show up within seconds.
+REFRESH_DELAY_SECONDS = 2
 
 
 def task_lock(task_id: str | None) -> str | None:
     return f"task:{task_id}" if task_id else None
+
+
+async def lock_task(conn: AsyncConnection[Any], task_id: str | None) -> None:
+    """Hold the task's lock until the caller's transaction ends (a hash collision only serializes
+    two tasks, it never lets one run twice)."""
+    if task_id:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"clickup_sync.{task_lock(task_id)}",)
+        )
 
 
 async def defer_processing(
@@ -42,11 +66,16 @@ async def defer_processing(
 ) -> None:
     """Queue a delivery's processing in the caller's transaction: stored and queued commit together."""
     await queue.configure_task(
-        PROCESS_DELIVERY, connection=conn, lock=task_lock(task_id), queue=WEBHOOK_QUEUE
+        PROCESS_DELIVERY,
+        connection=conn,
+        queue=WEBHOOK_QUEUE,
+        priority=DELIVERY_PRIORITY,
     ).defer_async(delivery_id=delivery_id)
 
 
-async def defer_refresh(queue: App, conn: AsyncConnection[Any], task_id: str) -> bool:
+async def defer_refresh(
+    queue: App, conn: AsyncConnection[Any], task_id: str, *, delay_seconds: float = REFRESH_DELAY_SECONDS
+) -> bool:
     """Ask for one re-fetch of the task; False when one is already waiting (the burst is coalesced)."""
     try:
         async with conn.transaction():  # a savepoint: the duplicate must not abort the caller's work
@@ -56,10 +85,27 @@ async def defer_refresh(queue: App, conn: AsyncConnection[Any], task_id: str) ->
                 lock=task_lock(task_id),
                 queueing_lock=f"refresh:{task_id}",
                 queue=WEBHOOK_QUEUE,
+                schedule_in={"seconds": delay_seconds} if delay_seconds > 0 else None,
             ).defer_async(task_id=task_id)
     except AlreadyEnqueued:
         return False
     return True
+
+
+async def refresh_is_due(
+    conn: AsyncConnection[Any], s: sql.Identifier, task_id: str, *, older_than_seconds: float
+) -> bool:
+    """True when the worker has not re-fetched the task for `older_than_seconds` (or ever)."""
+    row = await (
+        await conn.execute(
+            sql.SQL(
+                "SELECT refreshed_at > now() - make_interval(secs => %s) FROM {}.task_refreshes"
+                " WHERE task_id = %s"
+            ).format(s),
+            (older_than_seconds, task_id),
+        )
+    ).fetchone()
+    return row is None or not row[0]
 
 
 async def process_delivery(runtime: ServiceRuntime, delivery_id: int, *, final_attempt: bool = False) -> str:
@@ -85,26 +131,9 @@ async def process_delivery(runtime: ServiceRuntime, delivery_id: int, *, final_a
         except MalformedDelivery as exc:  # stored as received; nothing to apply
             await _set_status(conn, s, delivery_id, "malformed", str(exc))
             return "malformed"
-        # Airbyte on and its table lacks the task: parked until its base record appears (or the max
-        # wait passes). A delivery released from parking always proceeds.
-        gate = gate_for(runtime)
-        if await gate.check(conn, delivery_id, delivery.task_id, event=delivery.event) == "parked":
-            return "parked"
-        owned = {
-            r[0]
-            for r in await (
-                await conn.execute(
-                    sql.SQL(
-                        "SELECT history_item_id FROM {}.webhook_history_items WHERE delivery_id = %s"
-                    ).format(s),
-                    (delivery_id,),
-                )
-            ).fetchall()
-        }
-        try:
-            outcome: DeliveryOutcome = await DeliveryApplier(runtime.store).apply(
-                conn, delivery, owned, received_at=received_at
-            )
+        await lock_task(conn, delivery.task_id)
+        try:  # any failure from here on (the Airbyte gate included) is recorded on the delivery
+            outcome = await _gate_and_apply(runtime, conn, s, delivery_id, delivery, received_at)
         except Exception as exc:
             log.exception("processing delivery %s failed", delivery_id, extra={"delivery_id": delivery_id})
             try:
@@ -112,7 +141,22 @@ async def process_delivery(runtime: ServiceRuntime, delivery_id: int, *, final_a
             except (psycopg.Error, PoolTimeout) as bookkeeping:  # the database itself is away
                 log.warning("could not record the failure of delivery %s: %s", delivery_id, bookkeeping)
             raise
-        if delivery.task_id and delivery.event != "taskDeleted" and owned:
+        if outcome is None:
+            return "parked"
+        if (
+            delivery.task_id
+            and delivery.event != "taskDeleted"
+            and outcome.owned_items
+            and (
+                outcome.needs_refresh
+                or await refresh_is_due(
+                    conn,
+                    s,
+                    delivery.task_id,
+                    older_than_seconds=runtime.settings.reconcile_interval_seconds,
+                )
+            )
+        ):
             await defer_refresh(runtime.queue, conn, delivery.task_id)
         await _set_status(conn, s, delivery_id, "processed", None)
         log.debug(
@@ -120,7 +164,35 @@ async def process_delivery(runtime: ServiceRuntime, delivery_id: int, *, final_a
             delivery_id, outcome.recorded, outcome.stale, outcome.patched,
             extra={"delivery_id": delivery_id, "task_id": delivery.task_id},
         )  # fmt: skip
+    observe_history_committed(runtime, outcome.event_times)  # committed: the lag measured ends here
     return "processed"
+
+
+async def _gate_and_apply(
+    runtime: ServiceRuntime,
+    conn: AsyncConnection[Any],
+    s: sql.Identifier,
+    delivery_id: int,
+    delivery: ParsedDelivery,
+    received_at: datetime,
+) -> DeliveryOutcome | None:
+    """Apply the history items this delivery owns; None when it was parked instead."""
+    # Airbyte on and its table lacks the task: parked until its base record appears (or the max
+    # wait passes). A delivery released from parking always proceeds.
+    if await gate_for(runtime).check(conn, delivery_id, delivery.task_id, event=delivery.event) == "parked":
+        return None
+    owned = {
+        r[0]
+        for r in await (
+            await conn.execute(
+                sql.SQL("SELECT history_item_id FROM {}.webhook_history_items WHERE delivery_id = %s").format(
+                    s
+                ),
+                (delivery_id,),
+            )
+        ).fetchall()
+    }
+    return await DeliveryApplier(runtime.store).apply(conn, delivery, owned, received_at=received_at)
 
 
 async def refresh_task(runtime: ServiceRuntime, task_id: str) -> str:
@@ -131,12 +203,21 @@ async def refresh_task(runtime: ServiceRuntime, task_id: str) -> str:
         task = await client.get_task(task_id, lane=Lane.WEBHOOK)
     except TaskGone:
         async with runtime.pool.connection() as conn, conn.transaction():
+            await lock_task(conn, task_id)
             await runtime.store.mark_deleted(conn, task_id, deleted_at=datetime.now(UTC), source="webhook")
         return "deleted"
     snapshot = snapshot_from_task_json(task)
     async with runtime.pool.connection() as conn, conn.transaction():
+        await lock_task(conn, task_id)
         result = await runtime.store.apply_snapshots(
             conn, [snapshot], source="webhook", observed_at=datetime.now(UTC)
+        )
+        await conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.task_refreshes (task_id, refreshed_at) VALUES (%s, now())"
+                " ON CONFLICT (task_id) DO UPDATE SET refreshed_at = excluded.refreshed_at"
+            ).format(sql.Identifier(runtime.schema)),
+            (task_id,),
         )
     return "stale" if result.tasks_stale else "refreshed"
 

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from psycopg import sql
 
+from clickup_sync.airbyte.parking import release_for_replay
 from clickup_sync.db.connection import Database
 from clickup_sync.queue.deliveries import process_delivery, refresh_task
 from clickup_sync.runtime import service_runtime
@@ -79,9 +80,17 @@ async def replay_deliveries(
                     params,
                 )
             ).fetchall()
+            # An operator's replay applies the changes now, Airbyte's base record or not.
+            await release_for_replay(conn, runtime.schema, [int(row[0]) for row in rows])
         tasks: set[str] = set()
         for delivery_id, task_id, _ in sorted(rows, key=lambda r: (r[2], r[0])):
-            result.outcomes[await process_delivery(runtime, delivery_id)] += 1
+            try:
+                # A replay is the operator's last attempt: failing again marks the delivery dead (with
+                # its error) instead of leaving it `received` with no job to run it.
+                outcome = await process_delivery(runtime, delivery_id, final_attempt=True)
+            except Exception:  # recorded on the delivery by process_delivery; the others still run
+                outcome = "failed"
+            result.outcomes[outcome] += 1
             result.replayed += 1
             if task_id:
                 tasks.add(task_id)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 
 from procrastinate import App, JobContext, RetryStrategy
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+from procrastinate.jobs import Job, Status
+from procrastinate.manager import JobManager
 
 from clickup_sync.airbyte.detect import AirbyteSyncDetector, DetectorConfig
 from clickup_sync.airbyte.parking import airbyte_enabled, release_parked
+from clickup_sync.observability import record_reconcile
 from clickup_sync.queue.deliveries import (
     PROCESS_DELIVERY,
     REFRESH_TASK,
@@ -48,6 +51,18 @@ def cron_every(seconds: int) -> str:
     return f"*/{minutes} * * * *" if minutes < 60 else f"0 */{max(1, minutes // 60)} * * *"
 
 
+async def retry_stalled_job(manager: JobManager, job: Job) -> None:
+    """Put a dead worker's job back in the queue — unless the same work was queued meanwhile under its
+    queueing lock (a refresh of the same task, say): then this one is marked aborted, the other runs."""
+    try:
+        await manager.retry_job(job)
+    except UniqueViolation:
+        log.info("job %s (%s) of a dead worker is queued again already; aborted", job.id, job.task_name)
+        await manager.finish_job(job, status=Status.ABORTED, delete_job=False)
+    else:
+        log.warning("job %s (%s) was running on a worker that died; retrying it", job.id, job.task_name)
+
+
 async def defer_reconcile(app: App) -> bool:
     """Queue a reconcile now (with the deletion sweep) unless one is already waiting."""
     try:
@@ -61,7 +76,11 @@ async def defer_reconcile(app: App) -> bool:
 
 def register_tasks(app: App, settings: Settings) -> None:
     max_attempts = settings.job_max_attempts
-    retry = RetryStrategy(max_attempts=max_attempts, exponential_wait=2)
+    # procrastinate's max_attempts counts retries (a job runs max_attempts + 1 times): JOB_MAX_ATTEMPTS
+    # counts runs. 0 would mean "retry forever" to procrastinate, so one run is no retry at all.
+    retry: RetryStrategy | bool = (
+        RetryStrategy(max_attempts=max_attempts - 1, exponential_wait=2) if max_attempts > 1 else False
+    )
     sweep_every = max(1, 3600 // settings.reconcile_interval_seconds)  # the deletion sweep: hourly
 
     @app.task(name=PROCESS_DELIVERY, queue=WEBHOOK_QUEUE, pass_context=True, retry=retry)
@@ -81,8 +100,7 @@ def register_tasks(app: App, settings: Settings) -> None:
         """Jobs of a worker that died (no heartbeat) go back to the queue."""
         manager = context.app.job_manager
         for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
-            log.warning("job %s (%s) was running on a worker that died; retrying it", job.id, job.task_name)
-            await manager.retry_job(job)
+            await retry_stalled_job(manager, job)
 
     @app.periodic(cron=cron_every(settings.reconcile_interval_seconds), periodic_id="reconcile")
     @app.task(
@@ -97,6 +115,7 @@ def register_tasks(app: App, settings: Settings) -> None:
         runtime = _runtime(context)
         sweep = (timestamp // settings.reconcile_interval_seconds) % sweep_every == 0
         summary = await run_scheduled_reconcile(runtime, sweep=sweep)
+        record_reconcile(runtime, summary)
         log.info(
             "reconcile: %d tasks seen, %d changes, %d deletions",
             summary.tasks_seen,

@@ -11,7 +11,6 @@ from the last committed page. Pages are streamed: memory holds one page at a tim
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -25,12 +24,25 @@ from psycopg.types.json import Jsonb
 
 from clickup_sync.sync.hierarchy import Hierarchy, HierarchyClient, walk_hierarchy
 from clickup_sync.sync.normalize import FieldDefinition
+from clickup_sync.sync.page_pipeline import prefetched, snapshot_pages
 from clickup_sync.sync.store import ApplyResult, MirrorStore
-from clickup_sync.sync.task_state import snapshot_from_task_json
+from clickup_sync.sync.task_state import TaskSnapshot
 from clickup_sync.sync.views import refresh_list_views
 
 log = logging.getLogger(__name__)
 _Page = tuple[int, list[dict[str, Any]]]
+# Pages of snapshots prepared ahead of the one being written: enough that the writer never waits
+# for one, each ~10 MB of parsed JSON.
+_PAGES_AHEAD = 2
+# Set inside each page's transaction only (SET LOCAL), never for the session:
+# - synchronous_commit off: a page's data and its resume point commit together, so a server crash
+#   can only lose recent pages together with their resume points, and the next run reads them again
+#   (re-applying the same JSON writes nothing). The backfill's final commit stays synchronous.
+_PAGE_SETTINGS = "SET LOCAL synchronous_commit = off"
+# - lz4 for the TOAST values written (the ~9 kB raw JSON of each task): PostgreSQL then spends half
+#   as long on a page as with its default pglz. Only where the server was built with lz4 (14+).
+_LZ4_SETTING = "SET LOCAL default_toast_compression = lz4"
+_HAS_LZ4 = "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
 
 
 class BackfillClient(HierarchyClient, Protocol):
@@ -73,26 +85,6 @@ class BackfillSummary:
         return self.tasks / self.elapsed_seconds if self.elapsed_seconds else 0.0
 
 
-async def prefetched(pages: AsyncIterator[_Page]) -> AsyncIterator[_Page]:
-    """Yield the pages of `pages` while the next one is already being fetched: ClickUp takes longer to
-    answer a page (seconds, reference/clickup-api.md §4.5) than we take to store one, so fetching
-    and storing overlap instead of alternating."""
-    iterator = aiter(pages)
-    pending: asyncio.Task[_Page] = asyncio.ensure_future(anext(iterator))
-    try:
-        while True:
-            try:
-                page = await pending
-            except StopAsyncIteration:
-                return
-            pending = asyncio.ensure_future(anext(iterator))
-            yield page
-    finally:
-        pending.cancel()
-        with contextlib.suppress(BaseException):
-            await pending
-
-
 def _phases(hierarchy: Hierarchy) -> list[tuple[str, str | None, bool]]:
     """(phase name, list id or None for the team endpoint, archived flag), in the order they run."""
     phases: list[tuple[str, str | None, bool]] = [("team:active", None, False), ("team:archived", None, True)]
@@ -121,6 +113,7 @@ class Backfill:
         self.team_id = team_id
         self.space_ids = sorted(space_ids) if space_ids else None
         self.on_progress = on_progress
+        self._page_settings = _PAGE_SETTINGS
         scope = ",".join(self.space_ids) if self.space_ids else "all"
         self.state_key = f"backfill:{team_id}:{scope}"
 
@@ -133,6 +126,7 @@ class Backfill:
         if state is None:
             state = {"completed": [], "phase": None, "next_page": 0, "tasks": 0,
                      "started_at": datetime.now(UTC).isoformat()}  # fmt: skip
+        self._page_settings = await self._page_settings_sql()
         hierarchy = await walk_hierarchy(self.client, self.team_id, space_ids=self.space_ids)
         await self.store.upsert_lists(self.conn, list(hierarchy.lists.values()))
         summary.fields = await self._store_field_definitions(hierarchy)
@@ -150,15 +144,7 @@ class Backfill:
                 )
             else:
                 pages = self.client.iter_list_task_pages(list_id, archived=archived, start_page=start_page)
-            async for page_number, tasks in prefetched(pages):
-                result = await self._apply_page(tasks)
-                tasks_done += len(tasks)
-                state.update(phase=phase, next_page=page_number + 1, tasks=tasks_done)
-                await self._save_state(state)
-                await self.conn.commit()
-                totals.add(result)
-                if self.on_progress is not None:
-                    self.on_progress(BackfillProgress(phase, page_number, tasks_done))
+            tasks_done = await self._store_pages(phase, prefetched(pages), state, tasks_done, totals)
             state["completed"].append(phase)
             state.update(phase=None, next_page=0)
             await self._save_state(state)
@@ -177,18 +163,39 @@ class Backfill:
         summary.elapsed_seconds = time.monotonic() - started
         return summary
 
-    async def _apply_page(self, tasks: list[dict[str, Any]]) -> ApplyResult:
-        snapshots = []
-        problems = []
-        for task in tasks:
-            try:
-                snapshots.append(snapshot_from_task_json(task))
-            except ValueError as exc:  # no usable id: nothing can be stored for it
-                problems.append(str(exc))
+    async def _store_pages(
+        self,
+        phase: str,
+        pages: AsyncIterator[_Page],
+        state: dict[str, Any],
+        tasks_done: int,
+        totals: ApplyResult,
+    ) -> int:
+        """Store every page of a phase, each in its own transaction with the resume point.
+
+        The next pages are fetched and turned into snapshots while one is written (page_pipeline.py);
+        pages still commit strictly in order, one at a time, so the resume point is as before."""
+        async with contextlib.aclosing(snapshot_pages(prefetched(pages), ahead=_PAGES_AHEAD)) as ready:
+            async for page in ready:
+                state.update(phase=phase, next_page=page.number + 1, tasks=tasks_done + page.tasks)
+                result = await self._write_page(page.snapshots, page.problems, state)
+                totals.add(result)
+                tasks_done += page.tasks
+                if self.on_progress is not None:
+                    self.on_progress(BackfillProgress(phase, page.number, tasks_done))
+        return tasks_done
+
+    async def _write_page(
+        self, snapshots: list[TaskSnapshot], problems: list[str], state: dict[str, Any]
+    ) -> ApplyResult:
+        """One page and its resume point, in one transaction."""
+        await self.conn.execute(self._page_settings)
         result = await self.store.apply_snapshots(
             self.conn, snapshots, source="backfill", observed_at=datetime.now(UTC)
         )
         result.problems.extend(problems)
+        await self._save_state(state)
+        await self.conn.commit()
         return result
 
     async def _store_field_definitions(self, hierarchy: Hierarchy) -> int:
@@ -213,6 +220,10 @@ class Backfill:
         )
         await self.conn.commit()
         return len(definitions)
+
+    async def _page_settings_sql(self) -> str:
+        row = await (await self.conn.execute(_HAS_LZ4)).fetchone()
+        return f"{_PAGE_SETTINGS}; {_LZ4_SETTING}" if row and row[0] else _PAGE_SETTINGS
 
     # --- resume point, kept in service_state -----------------------------------------------------------
     async def _load_state(self) -> dict[str, Any] | None:

@@ -1,15 +1,17 @@
 """Set-based writes of a batch into the mirror: COPY into session-local staging tables, then one
-`INSERT … SELECT … ON CONFLICT` per table.
+`INSERT … SELECT … ON CONFLICT` per table, all of them sent together.
 
-A page of 100 tasks carries ~2,000 custom field values; row-by-row upserts (even pipelined) spent
+A page of 100 tasks carries ~900 custom field values; row-by-row upserts (even pipelined) spent
 most of the backfill's time in per-row protocol work. COPY moves the rows in one stream and the
 upsert runs once in the server. Staging tables are temporary (`ON COMMIT DELETE ROWS`), so
-concurrent writers never see each other's rows and nothing outlives the transaction.
+concurrent writers never see each other's rows and nothing outlives the transaction. Each upsert
+empties its staging table in the same statement, so a transaction can write several batches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -20,22 +22,11 @@ TASK_COLUMNS = (
     "due_date", "start_date", "date_created", "date_updated", "date_closed", "date_done",
     "time_estimate_ms", "points", "archived", "raw",
 )  # fmt: skip
-TASK_TYPES = (
-    "text", "text", "text", "text", "text", "text", "text", "text",
-    "text", "text", "text", "text[]", "text[]", "text[]",
-    "timestamptz", "timestamptz", "timestamptz", "timestamptz", "timestamptz", "timestamptz",
-    "int8", "numeric", "bool", "text",
-)  # fmt: skip
 VALUE_COLUMNS = (
     "task_id", "field_id", "field_type", "raw_value", "value", "value_text", "value_number", "value_date",
     "value_bool", "value_ids", "value_labels", "source",
 )  # fmt: skip
-VALUE_TYPES = (
-    "text", "text", "text", "text", "text", "text", "numeric", "timestamptz", "bool",
-    "text[]", "text[]", "text",
-)  # fmt: skip
 RELATIONSHIP_COLUMNS = ("task_id", "relationship_type", "related_task_id", "field_id", "created_at", "source")
-RELATIONSHIP_TYPES = ("text", "text", "text", "text", "timestamptz", "text")
 CHANGE_COLUMNS = (
     "task_id", "field_id", "field_name", "field_type", "old_value", "new_value", "changed_at", "changed_by",
     "source", "event_id",
@@ -45,11 +36,42 @@ CHANGE_TYPES = ("text", "text", "text", "text", "text", "text", "timestamptz", "
 # them to jsonb's input function, which is exactly the parse we want and skips a second encoding.
 
 
+@dataclass
+class WriteBatch:
+    """Everything one batch writes: rows in the column orders above, keys of rows to delete."""
+
+    tasks: list[tuple[Any, ...]] = field(default_factory=list)
+    values: list[tuple[Any, ...]] = field(default_factory=list)
+    relationships: list[tuple[Any, ...]] = field(default_factory=list)
+    changes: list[tuple[Any, ...]] = field(default_factory=list)
+    value_deletes: list[tuple[str, str]] = field(default_factory=list)  # (task_id, field_id)
+    relationship_deletes: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
 class BulkWriter:
     """Call `prepare(conn)` once per transaction, then the writes; all inside that transaction."""
 
     def __init__(self, schema: str) -> None:
         self._s = sql.Identifier(schema)
+        # Composed once: building these statements per batch cost more than sending them.
+        self._merge_tasks = self._upsert_from_stage(
+            "_stage_tasks",
+            "tasks",
+            TASK_COLUMNS,
+            conflict=("task_id",),
+            extra_set="synced_at = now(), deleted_at = NULL",
+        )
+        self._merge_values = self._upsert_from_stage(
+            "_stage_values",
+            "task_custom_field_values",
+            VALUE_COLUMNS,
+            conflict=("task_id", "field_id"),
+            extra_set="updated_at = now()",
+        )
+        self._merge_relationships = self._insert_from_stage(
+            "_stage_relationships", "task_relationships", RELATIONSHIP_COLUMNS
+        )
+        self._merge_changes = self._insert_from_stage("_stage_changes", "field_changes", CHANGE_COLUMNS)
 
     async def prepare(self, conn: AsyncConnection[Any]) -> None:
         """Create the session's staging tables unless they exist: one round trip, every batch (a
@@ -68,62 +90,55 @@ class BulkWriter:
         ]
         await conn.execute(sql.SQL("; ").join(statements))
 
-    async def _copy(
-        self,
-        conn: AsyncConnection[Any],
-        stage: str,
-        columns: Sequence[str],
-        types: Sequence[str],
-        rows: Sequence[Sequence[Any]],
-    ) -> None:
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(stage), sql.SQL(", ").join(map(sql.Identifier, columns))
-        )
-        async with conn.cursor() as cursor, cursor.copy(statement) as copy:
-            copy.set_types(list(types))
-            for row in rows:
-                await copy.write_row(row)
+    async def write(self, conn: AsyncConnection[Any], batch: WriteBatch) -> None:
+        """Deletes first, then every COPY, then every upsert in one round trip: PostgreSQL works
+        through them while the caller moves on (the backfill builds its next page meanwhile).
 
-    async def upsert_tasks(self, conn: AsyncConnection[Any], rows: Sequence[Sequence[Any]]) -> None:
-        if not rows:
-            return
-        await self._copy(conn, "_stage_tasks", TASK_COLUMNS, TASK_TYPES, rows)
-        await self._merge(
-            conn,
-            "_stage_tasks",
-            "tasks",
-            TASK_COLUMNS,
-            conflict=("task_id",),
-            extra_set="synced_at = now(), deleted_at = NULL",
-        )
-
-    async def upsert_values(self, conn: AsyncConnection[Any], rows: Sequence[Sequence[Any]]) -> None:
-        if not rows:
-            return
-        await self._copy(conn, "_stage_values", VALUE_COLUMNS, VALUE_TYPES, rows)
-        await self._merge(
-            conn,
-            "_stage_values",
-            "task_custom_field_values",
-            VALUE_COLUMNS,
-            conflict=("task_id", "field_id"),
-            extra_set="updated_at = now()",
-        )
-
-    async def insert_relationships(self, conn: AsyncConnection[Any], rows: Sequence[Sequence[Any]]) -> None:
-        if not rows:
-            return
-        await self._copy(conn, "_stage_relationships", RELATIONSHIP_COLUMNS, RELATIONSHIP_TYPES, rows)
-        await self._insert_ignoring_conflicts(
-            conn, "_stage_relationships", "task_relationships", RELATIONSHIP_COLUMNS
-        )
+        Value and relationship rows are those of `copy_rows.py`; change rows those of
+        `store.change_row`."""
+        await self.delete_values(conn, batch.value_deletes)
+        await self.delete_relationships(conn, batch.relationship_deletes)
+        merges = []
+        for stage, columns, rows, merge in (
+            ("_stage_tasks", TASK_COLUMNS, batch.tasks, self._merge_tasks),
+            ("_stage_values", VALUE_COLUMNS, batch.values, self._merge_values),
+            ("_stage_relationships", RELATIONSHIP_COLUMNS, batch.relationships, self._merge_relationships),
+        ):
+            if rows:
+                await self._copy(conn, stage, columns, None, rows)
+                merges.append(merge)
+        if batch.changes:
+            await self._copy(conn, "_stage_changes", CHANGE_COLUMNS, CHANGE_TYPES, batch.changes)
+            merges.append(self._merge_changes)
+        if merges:
+            await conn.execute(sql.SQL("; ").join(merges))
 
     async def insert_changes(self, conn: AsyncConnection[Any], rows: Sequence[Sequence[Any]]) -> None:
         """History rows; one whose `event_id` is already recorded is skipped (webhook redelivery)."""
         if not rows:
             return
         await self._copy(conn, "_stage_changes", CHANGE_COLUMNS, CHANGE_TYPES, rows)
-        await self._insert_ignoring_conflicts(conn, "_stage_changes", "field_changes", CHANGE_COLUMNS)
+        await conn.execute(self._merge_changes)
+
+    async def _copy(
+        self,
+        conn: AsyncConnection[Any],
+        stage: str,
+        columns: Sequence[str],
+        types: Sequence[str] | None,
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        """COPY `rows` into `stage`. Without `types`, each value is sent in its Python type's text form
+        (rows from `copy_rows.py`, whose arrays are already literals: psycopg's list dumper is Python
+        code and cost more than the rest of a row)."""
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(stage), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        async with conn.cursor() as cursor, cursor.copy(statement) as copy:
+            if types is not None:
+                copy.set_types(list(types))
+            for row in rows:
+                await copy.write_row(row)
 
     async def delete_values(self, conn: AsyncConnection[Any], keys: Sequence[tuple[str, str]]) -> None:
         if not keys:
@@ -153,43 +168,31 @@ class BulkWriter:
             tuple([k[i] for k in keys] for i in range(4)),
         )
 
-    async def _merge(
-        self,
-        conn: AsyncConnection[Any],
-        stage: str,
-        table: str,
-        columns: Sequence[str],
-        *,
-        conflict: Sequence[str],
-        extra_set: str,
-    ) -> None:
+    def _upsert_from_stage(
+        self, stage: str, table: str, columns: Sequence[str], *, conflict: Sequence[str], extra_set: str
+    ) -> sql.Composed:
+        # The stage is emptied by the same statement, for the next batch of this transaction.
         cols = sql.SQL(", ").join(map(sql.Identifier, columns))
         assignments = sql.SQL(", ").join(
             sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in columns if c not in conflict
         )
-        await conn.execute(
-            sql.SQL(
-                "INSERT INTO {s}.{table} ({cols}) SELECT {cols} FROM {stage}"
-                " ON CONFLICT ({conflict}) DO UPDATE SET {assignments}, {extra}"
-            ).format(
-                s=self._s,
-                table=sql.Identifier(table),
-                cols=cols,
-                stage=sql.Identifier(stage),
-                conflict=sql.SQL(", ").join(map(sql.Identifier, conflict)),
-                assignments=assignments,
-                extra=sql.SQL(extra_set),  # a constant of this module, never user data
-            )
+        return sql.SQL(
+            "WITH staged AS (DELETE FROM {stage} RETURNING {cols})"
+            " INSERT INTO {s}.{table} ({cols}) SELECT {cols} FROM staged"
+            " ON CONFLICT ({conflict}) DO UPDATE SET {assignments}, {extra}"
+        ).format(
+            s=self._s,
+            table=sql.Identifier(table),
+            cols=cols,
+            stage=sql.Identifier(stage),
+            conflict=sql.SQL(", ").join(map(sql.Identifier, conflict)),
+            assignments=assignments,
+            extra=sql.SQL(extra_set),  # a constant of this module, never user data
         )
-        await conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(stage)))
 
-    async def _insert_ignoring_conflicts(
-        self, conn: AsyncConnection[Any], stage: str, table: str, columns: Sequence[str]
-    ) -> None:
+    def _insert_from_stage(self, stage: str, table: str, columns: Sequence[str]) -> sql.Composed:
         cols = sql.SQL(", ").join(map(sql.Identifier, columns))
-        await conn.execute(
-            sql.SQL(
-                "INSERT INTO {s}.{table} ({cols}) SELECT {cols} FROM {stage} ON CONFLICT DO NOTHING"
-            ).format(s=self._s, table=sql.Identifier(table), cols=cols, stage=sql.Identifier(stage))
-        )
-        await conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(stage)))
+        return sql.SQL(
+            "WITH staged AS (DELETE FROM {stage} RETURNING {cols})"
+            " INSERT INTO {s}.{table} ({cols}) SELECT {cols} FROM staged ON CONFLICT DO NOTHING"
+        ).format(s=self._s, table=sql.Identifier(table), cols=cols, stage=sql.Identifier(stage))

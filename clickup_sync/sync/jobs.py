@@ -13,6 +13,7 @@ from clickup_sync.clickup.client import ClickUpClient
 from clickup_sync.clickup.ratelimit import RateBudget
 from clickup_sync.db.connection import Database
 from clickup_sync.errors import ConfigError
+from clickup_sync.ops.sync_runs import recorded_run
 from clickup_sync.settings import Settings
 from clickup_sync.sync.backfill import Backfill, BackfillProgress, BackfillSummary
 from clickup_sync.sync.reconcile import Reconciler, ReconcileSummary
@@ -60,7 +61,11 @@ async def run_backfill(
     space_ids: list[str] | None = None,
     on_progress: Callable[[BackfillProgress], None] | None = None,
 ) -> BackfillSummary:
-    async with clickup_client(settings, database) as client, _connection(database) as conn:
+    async with (
+        clickup_client(settings, database) as client,
+        _connection(database) as conn,
+        recorded_run(database.dsn, database.schema, "backfill") as run,  # for the admin dashboard
+    ):
         team_id = await resolve_team_id(client, settings)
         backfill = Backfill(
             client,
@@ -70,15 +75,22 @@ async def run_backfill(
             space_ids=space_ids,
             on_progress=on_progress,
         )
-        return await backfill.run()
+        summary = await backfill.run()
+        run.record(summary)
+        return summary
 
 
 async def run_reconcile(settings: Settings, database: Database, *, sweep: bool = True) -> ReconcileSummary:
-    async with clickup_client(settings, database) as client, _connection(database) as conn:
+    async with (
+        clickup_client(settings, database) as client,
+        _connection(database) as conn,
+        recorded_run(database.dsn, database.schema, "reconcile") as run,  # for the admin dashboard
+    ):
         team_id = await resolve_team_id(client, settings)
         summary = await Reconciler(client, conn, MirrorStore(database.schema), team_id=team_id).run(
             sweep=sweep
         )
+        run.record(summary)
         async with conn.transaction():
             await refresh_list_views(conn, database.schema)
         return summary

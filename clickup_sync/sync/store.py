@@ -12,12 +12,13 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from psycopg import AsyncConnection, sql
 
 from clickup_sync.db.params import json_param, json_text, text_param
-from clickup_sync.sync.bulk_write import BulkWriter
+from clickup_sync.sync.bulk_write import BulkWriter, WriteBatch
+from clickup_sync.sync.copy_rows import relationship_copy_row, task_copy_row, value_copy_row
 from clickup_sync.sync.diff import ChangeSource, FieldChange, diff_task_states, is_stale
 from clickup_sync.sync.hierarchy import ListInfo
 from clickup_sync.sync.normalize import FieldDefinition, NormalizedValue
@@ -35,6 +36,13 @@ _VALUE_COLUMNS = (
     "field_type", "raw_value", "value", "value_text", "value_number", "value_date", "value_bool",
     "value_ids", "value_labels",
 )  # fmt: skip
+
+
+class _WrittenDefinition(NamedTuple):
+    fingerprint: tuple[str, str, str]  # name, type, type_config as JSON text
+    lists: frozenset[str]
+    written_at: float  # time.monotonic()
+    definition: FieldDefinition  # the object fingerprinted
 
 
 @dataclass
@@ -69,8 +77,8 @@ class MirrorStore:
         self.schema = schema
         self._s = sql.Identifier(schema)
         self._writer = BulkWriter(schema)
-        # field id → (name, type, type_config JSON), lists written, when: see upsert_definitions
-        self._written_definitions: dict[str, tuple[tuple[str, str, str], frozenset[str], float]] = {}
+        # field id → what was last written for it: see upsert_definitions
+        self._written_definitions: dict[str, _WrittenDefinition] = {}
 
     def _q(self, template: str) -> sql.Composed:
         return sql.SQL(template).format(s=self._s)
@@ -90,9 +98,12 @@ class MirrorStore:
                     columns, self._s
                 ),
                 (list(task_ids),),
+                prepare=False,
             )
         ).fetchall()
         task_rows = {row[0]: _task_row_from_db(row) for row in rows}
+        if not task_rows:  # all new (a first backfill): nothing more to read
+            return {}
         values: dict[str, dict[str, NormalizedValue]] = {task_id: {} for task_id in task_rows}
         value_rows = await (
             await conn.execute(
@@ -102,6 +113,7 @@ class MirrorStore:
                     " WHERE task_id = ANY(%s)"
                 ),
                 (list(task_rows),),
+                prepare=False,
             )
         ).fetchall()
         for task_id, field_id, *rest in value_rows:
@@ -115,6 +127,7 @@ class MirrorStore:
                     " FROM {s}.task_relationships WHERE task_id = ANY(%s)"
                 ),
                 (list(task_rows),),
+                prepare=False,
             )
         ).fetchall()
         for task_id, related, kind, field_id, created_at in relationship_rows:
@@ -131,10 +144,13 @@ class MirrorStore:
         }
 
     async def field_names(self, conn: AsyncConnection[Any], field_ids: Iterable[str]) -> dict[str, str]:
+        field_ids = list(field_ids)
+        if not field_ids:
+            return {}
         rows = await (
             await conn.execute(
                 self._q("SELECT field_id, name FROM {s}.custom_fields WHERE field_id = ANY(%s)"),
-                (list(field_ids),),
+                (field_ids,),
             )
         ).fetchall()
         return dict(rows)
@@ -156,18 +172,19 @@ class MirrorStore:
             if seen is None or not is_stale(snapshot, seen):
                 latest[snapshot.row.task_id] = snapshot
         stored = await self.load_snapshots(conn, sorted(latest))
-        known_names = await self.field_names(
-            conn,
-            {fid for s in stored.values() for fid in s.values}
-            - {d.field_id for s in latest.values() for d in s.field_definitions},
-        )
+        # Names of stored fields the fetched JSON no longer carries (none on a first sighting).
+        unnamed = {fid for s in stored.values() for fid in s.values}
+        if unnamed:
+            unnamed -= {d.field_id for s in latest.values() for d in s.field_definitions}
+        known_names = await self.field_names(conn, unnamed)
         await self.upsert_field_definitions(conn, [s for s in latest.values()])
 
-        task_params: list[tuple[Any, ...]] = []
-        value_upserts: list[tuple[Any, ...]] = []
-        value_deletes: list[tuple[str, str]] = []
-        relationship_inserts: list[tuple[Any, ...]] = []
-        relationship_deletes: list[tuple[str, str, str, str]] = []
+        batch = WriteBatch()
+        task_params = batch.tasks
+        value_upserts = batch.values
+        value_deletes = batch.value_deletes
+        relationship_inserts = batch.relationships
+        relationship_deletes = batch.relationship_deletes
         for task_id, fetched in latest.items():
             before = stored.get(task_id)
             for problem in fetched.problems:
@@ -187,27 +204,25 @@ class MirrorStore:
                 result.tasks_updated += 1
             else:
                 result.tasks_unchanged += 1
-            task_params.append(_task_params(fetched.row))
-            old_values = before.values if before is not None else {}
+            task_params.append(task_copy_row(fetched.row))
+            if before is None:  # a first sighting: everything is new
+                value_upserts.extend(value_copy_row(task_id, v, source) for v in fetched.values.values())
+                relationship_inserts.extend(relationship_copy_row(r, source) for r in fetched.relationships)
+                continue
+            old_values = before.values
             for field_id, value in fetched.values.items():
                 old = old_values.get(field_id)
                 if old is None or not old.same_value(value) or old.raw_value != value.raw_value:
-                    value_upserts.append(value_params(task_id, value, source))
+                    value_upserts.append(value_copy_row(task_id, value, source))
             value_deletes.extend((task_id, fid) for fid in old_values.keys() - fetched.values.keys())
-            old_relationships = before.relationships if before is not None else frozenset()
-            for relationship in fetched.relationships - old_relationships:
-                relationship_inserts.append(_relationship_params(relationship, source))
-            for relationship in old_relationships - fetched.relationships:
+            for relationship in fetched.relationships - before.relationships:
+                relationship_inserts.append(relationship_copy_row(relationship, source))
+            for relationship in before.relationships - fetched.relationships:
                 relationship_deletes.append(_relationship_key(relationship))
 
-        writer = self._writer
-        await writer.prepare(conn)
-        await writer.upsert_tasks(conn, task_params)
-        await writer.delete_values(conn, value_deletes)
-        await writer.upsert_values(conn, value_upserts)
-        await writer.delete_relationships(conn, relationship_deletes)
-        await writer.insert_relationships(conn, relationship_inserts)
-        await writer.insert_changes(conn, [change_row(c) for c in result.changes])
+        batch.changes = [change_row(c) for c in result.changes]
+        await self._writer.prepare(conn)
+        await self._writer.write(conn, batch)
         result.values_written = len(value_upserts) + len(value_deletes)
         result.relationships_written = len(relationship_inserts) + len(relationship_deletes)
         return result
@@ -215,12 +230,17 @@ class MirrorStore:
     async def upsert_field_definitions(
         self, conn: AsyncConnection[Any], snapshots: Sequence[TaskSnapshot]
     ) -> None:
+        # The first definition seen for a field, and every list it was seen in. A page repeats each
+        # definition up to 100 times: `get` first, so a repeat allocates nothing.
         definitions: dict[str, tuple[FieldDefinition, set[str]]] = {}
         for snapshot in snapshots:
+            list_id = snapshot.row.list_id
             for definition in snapshot.field_definitions:
-                entry = definitions.setdefault(definition.field_id, (definition, set()))
-                if snapshot.row.list_id:
-                    entry[1].add(snapshot.row.list_id)
+                entry = definitions.get(definition.field_id)
+                if entry is None:
+                    entry = definitions[definition.field_id] = (definition, set())
+                if list_id:
+                    entry[1].add(list_id)
         await self.upsert_definitions(conn, [(d, sorted(lists)) for d, lists in definitions.values()])
 
     async def upsert_definitions(
@@ -237,17 +257,25 @@ class MirrorStore:
         now = time.monotonic()
         fresh = []
         for definition, lists in definitions:
-            fingerprint = (definition.name, definition.type, json_text(definition.type_config))
             cached = self._written_definitions.get(definition.field_id)
+            if cached is not None and cached.definition is definition:
+                # The very object fingerprinted last time (task snapshots share one per field, see
+                # normalize._definition_of): skip encoding its type_config again.
+                fingerprint = cached.fingerprint
+            else:
+                fingerprint = (definition.name, definition.type, json_text(definition.type_config))
+            same = cached is not None and cached.fingerprint == fingerprint
             if (
-                cached
-                and cached[0] == fingerprint
-                and cached[1] >= set(lists)
-                and now - cached[2] < DEFINITION_CACHE_SECONDS
+                cached is not None
+                and same
+                and cached.lists.issuperset(lists)
+                and now - cached.written_at < DEFINITION_CACHE_SECONDS
             ):
                 continue
-            known_lists = cached[1] if cached and cached[0] == fingerprint else frozenset()
-            self._written_definitions[definition.field_id] = (fingerprint, known_lists | set(lists), now)
+            known_lists = cached.lists if cached is not None and same else frozenset()
+            self._written_definitions[definition.field_id] = _WrittenDefinition(
+                fingerprint, known_lists | set(lists), now, definition
+            )
             fresh.append((definition, lists))
         definitions = fresh
         if not definitions:
@@ -329,11 +357,6 @@ class MirrorStore:
         return True
 
 
-def _task_params(row: TaskRow) -> tuple[Any, ...]:
-    values = [getattr(row, column) for column in _TASK_COLUMNS]
-    return (*[text_param(v) for v in values], json_text(row.raw))
-
-
 def change_row(change: FieldChange) -> tuple[Any, ...]:
     """One `field_changes` row in `bulk_write.CHANGE_COLUMNS` order."""
     return (
@@ -389,10 +412,6 @@ def _value_from_db(field_id: str, columns: Sequence[Any]) -> NormalizedValue:
         value_ids=tuple(ids) if ids is not None else None,
         value_labels=tuple(labels) if labels is not None else None,
     )
-
-
-def _relationship_params(relationship: Relationship, source: ChangeSource) -> tuple[Any, ...]:
-    return (*_relationship_key(relationship), relationship.created_at, source)
 
 
 def _relationship_key(relationship: Relationship) -> tuple[str, str, str, str]:

@@ -3,22 +3,26 @@
 from the item itself, and built-in fields patch the `tasks` row — unless the item is older than what
 the mirror already holds (out-of-order delivery): then only its history row is recorded.
 
-Patching the row is what keeps the follow-up re-fetch from recording the same change twice: the
-re-fetch diffs against the mirror, which already holds what the items said.
+Patching the row is what keeps a follow-up re-fetch from recording the same change twice: the
+re-fetch diffs against the mirror, which already holds what the items said. A re-fetch is asked for
+(`DeliveryOutcome.needs_refresh`) only when the items cannot describe the change: the mirror lacks the
+task, a task was created or moved, an item's field is unknown or unreadable, or a relationship field
+changed (its rows in `task_relationships` come from the task's JSON).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection, sql
 
 from clickup_sync.sync.history_items import ItemEffect, ParsedDelivery, TaskPatch, item_effect
-from clickup_sync.sync.store import MirrorStore, value_params
+from clickup_sync.sync.normalize import RELATIONSHIP_FIELD_TYPES
+from clickup_sync.sync.store import MirrorStore, change_row, value_params
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,8 @@ _PATCHABLE = {
     "status", "status_type", "name", "priority", "assignee_ids", "watcher_ids", "tags", "due_date",
     "start_date", "time_estimate_ms", "points", "archived", "list_id", "folder_id", "space_id",
 }  # fmt: skip
+# A move changes list, folder, space and the statuses that apply; a creation item has no row to patch.
+_FETCH_AFTER_FIELDS = {"section_moved", "created"}
 
 
 @dataclass
@@ -35,6 +41,18 @@ class DeliveryOutcome:
     stale: int = 0  # items older than the mirror's state: history only
     patched: int = 0
     deleted: bool = False
+    needs_refresh: bool = False  # the items do not describe the whole change: re-fetch the task
+    owned_items: int = 0  # history items this delivery owns (0: all were delivered before)
+    event_times: list[datetime] = field(default_factory=list)  # of the rows recorded now (processing lag)
+
+
+def described_by_item(effect: ItemEffect) -> bool:
+    """Whether applying the item leaves the mirror as ClickUp has it (no re-fetch needed)."""
+    if effect.problems:
+        return False
+    if effect.value_patch is not None:
+        return effect.value_patch.field.type not in RELATIONSHIP_FIELD_TYPES
+    return bool(effect.task_patches) and effect.field_name not in _FETCH_AFTER_FIELDS
 
 
 class DeliveryApplier:
@@ -51,7 +69,7 @@ class DeliveryApplier:
         received_at: datetime,
     ) -> DeliveryOutcome:
         """Apply the items this delivery owns (deduplication gave each item to one delivery)."""
-        outcome = DeliveryOutcome()
+        outcome = DeliveryOutcome(owned_items=len(owned_item_ids))
         task_id = delivery.task_id
         if task_id is None:
             return outcome
@@ -81,14 +99,18 @@ class DeliveryApplier:
         ).fetchone()
         task_known = row is not None
         fetched_at = row[0] if row else None
+        outcome.needs_refresh = not task_known  # the payload lacks the task's details (§7.4)
         for effect in effects:
             for problem in effect.problems:
                 log.warning("webhook item %s of task %s: %s", effect.item_id, task_id, problem)
             inserted = await self._record(conn, task_id, effect)
             outcome.recorded += inserted
+            if inserted:
+                outcome.event_times.append(effect.changed_at)
             if await self._is_stale(conn, task_id, effect, fetched_at):
                 outcome.stale += 1
                 continue
+            outcome.needs_refresh = outcome.needs_refresh or not described_by_item(effect)
             if task_known and effect.task_patches:
                 await self._patch_task(conn, task_id, effect.task_patches)
                 outcome.patched += 1
@@ -98,18 +120,20 @@ class DeliveryApplier:
         return outcome
 
     async def _record(self, conn: AsyncConnection[Any], task_id: str, effect: ItemEffect) -> int:
-        """The item's history row; 0 when it was recorded before (a replay or a retry)."""
-        before = await self._count_event(conn, effect.item_id)
-        await self.store.insert_changes(conn, [effect.field_change(task_id)])
-        return 0 if before else 1
-
-    async def _count_event(self, conn: AsyncConnection[Any], event_id: str) -> bool:
-        row = await (
+        """The item's history row; 0 when it was recorded before (a replay or a retry). One statement:
+        this is on the path from receipt to history, where every round trip counts."""
+        inserted = await (
             await conn.execute(
-                sql.SQL("SELECT 1 FROM {}.field_changes WHERE event_id = %s").format(self._s), (event_id,)
+                sql.SQL(
+                    "INSERT INTO {}.field_changes (task_id, field_id, field_name, field_type, old_value,"
+                    " new_value, changed_at, changed_by, source, event_id)"
+                    " VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s)"
+                    " ON CONFLICT (event_id) DO NOTHING RETURNING 1"
+                ).format(self._s),
+                change_row(effect.field_change(task_id)),
             )
         ).fetchone()
-        return row is not None
+        return 1 if inserted else 0
 
     async def _is_stale(
         self, conn: AsyncConnection[Any], task_id: str, effect: ItemEffect, fetched_at: datetime | None

@@ -32,6 +32,19 @@ MAX_BODY_BYTES = 1024 * 1024
 # quickly (ClickUp retries) instead of waiting for the pool's usual timeout.
 ACK_DB_TIMEOUT_SECONDS = 2.0
 
+# Returns the delivery's id and how many of its history items it owns (0 of n = a duplicate).
+_STORE_DELIVERY = """
+WITH delivery AS (
+    INSERT INTO {s}.webhook_deliveries (webhook_id, event, task_id, body, history_item_ids)
+    VALUES (%(webhook)s, %(event)s, %(task)s, %(body)s, %(keys)s) RETURNING id
+), owned AS (
+    INSERT INTO {s}.webhook_history_items (webhook_id, history_item_id, delivery_id)
+    SELECT %(webhook)s, key, delivery.id FROM delivery, unnest(%(keys)s::text[]) AS key
+    ON CONFLICT DO NOTHING RETURNING 1
+)
+SELECT delivery.id, (SELECT count(*) FROM owned) FROM delivery
+"""
+
 
 class BodyTooLarge(Exception):
     pass
@@ -91,28 +104,21 @@ class ClickUpWebhookEndpoint:
     async def _store(self, body: bytes, delivery: ParsedDelivery) -> str:
         keys = delivery.dedupe_keys()
         async with self.runtime.pool.connection(timeout=ACK_DB_TIMEOUT_SECONDS) as conn, conn.transaction():
+            # The delivery and its items' dedupe keys in one statement: the ack path is round trips.
             row = await (
                 await conn.execute(
-                    sql.SQL(
-                        "INSERT INTO {}.webhook_deliveries"
-                        " (webhook_id, event, task_id, body, history_item_ids)"
-                        " VALUES (%s, %s, %s, %s, %s) RETURNING id"
-                    ).format(self._s),
-                    (delivery.webhook_id, delivery.event, delivery.task_id, body, keys),
+                    sql.SQL(_STORE_DELIVERY).format(s=self._s),
+                    {
+                        "webhook": delivery.webhook_id,
+                        "event": delivery.event,
+                        "task": delivery.task_id,
+                        "body": body,
+                        "keys": keys,
+                    },
                 )
             ).fetchone()
             assert row is not None
-            delivery_id = int(row[0])
-            owned = await (
-                await conn.execute(
-                    sql.SQL(
-                        "INSERT INTO {}.webhook_history_items (webhook_id, history_item_id, delivery_id)"
-                        " SELECT %s, key, %s FROM unnest(%s::text[]) AS key ON CONFLICT DO NOTHING"
-                        " RETURNING history_item_id"
-                    ).format(self._s),
-                    (delivery.webhook_id, delivery_id, keys),
-                )
-            ).fetchall()
+            delivery_id, owned = int(row[0]), int(row[1])
             if keys and not owned:
                 await conn.execute(
                     sql.SQL(

@@ -246,3 +246,49 @@ async def test_the_service_notices_the_sync_by_itself_and_releases_what_waited(
             await asyncio.sleep(0.2)
     synced = rows(database_url, f"SELECT ended_at IS NOT NULL FROM {SCHEMA}.airbyte_syncs")
     assert (True,) in synced  # the sync was recorded
+
+
+@pytest.mark.parametrize("version", ["3.x", "2.x"])
+async def test_overwrite_syncs_swap_the_table_while_a_burst_of_webhooks_is_processed(
+    emulator: EmulatorServer, database_url: str, tasks: list[dict[str, Any]], version: str
+) -> None:
+    """Airbyte's overwrite swap (DROP + RENAME of the final table) needs an ACCESS EXCLUSIVE lock: the
+    service must never hold one in its way, fail a job because of it, or lose a change."""
+    simulator = AirbyteDestinationSimulator(database_url, version=version)
+    simulator.sync(tasks)
+    burst = [(tasks[n % len(tasks)], f"94{n:017d}") for n in range(240)]
+
+    async def post_burst(service: Service, http: httpx.AsyncClient) -> list[float]:
+        answered: list[float] = []
+        for start in range(0, len(burst), 8):  # 8 in flight, like ClickUp's parallel deliveries
+            answered += await asyncio.gather(
+                *(post_status_change(service, http, task, item) for task, item in burst[start : start + 8])
+            )
+        return answered
+
+    async with airbyte_service(emulator, database_url) as service, httpx.AsyncClient() as http:
+        posting = asyncio.create_task(post_burst(service, http))
+        swaps = 0
+        while not posting.done() or swaps < 2:
+            started = time.monotonic()
+            await asyncio.to_thread(simulator.sync, tasks)  # raises if the swap fails
+            assert time.monotonic() - started < 10, "a swap waited on the service"
+            swaps += 1
+        answered = await posting
+        await queue_drained(database_url, seconds=60)
+        await release_parked(service.runtime)
+        await queue_drained(database_url, seconds=60)
+
+    assert swaps >= 2
+    assert max(answered) < 2
+    errors = rows(
+        database_url, f"SELECT count(*) FROM {SCHEMA}.webhook_deliveries WHERE last_error IS NOT NULL"
+    )
+    failed = rows(database_url, f"SELECT count(*) FROM {SCHEMA}.procrastinate_jobs WHERE status = 'failed'")
+    assert (errors, failed) == ([(0,)], [(0,)])
+    assert status_of_all(database_url) == {"processed"}
+    assert history_events(database_url) == {item for _, item in burst}
+
+
+def status_of_all(dsn: str) -> set[str]:
+    return {r[0] for r in rows(dsn, f"SELECT DISTINCT status FROM {SCHEMA}.webhook_deliveries")}

@@ -13,10 +13,10 @@ jobs going back to the queue, the prompt 503) is collected and asserted last: wh
 helps (restarts the worker, retries the stalled jobs) so that the data checks still run and one
 failure reports everything.
 
-Gap: the emulator's control API counts dropped deliveries but does not say which history items they
-carried (`/_emulator/stats` has counts only; `/_emulator/state` holds no history), so "every dropped
-change is present" is proven by the mirror equalling the ground truth after one reconcile, not item
-by item.
+Dropped deliveries are checked item by item: `/_emulator/deliveries?outcome=dropped` says which
+history items ClickUp never delivered, and the latest lost change of each task field that no
+delivered item superseded must have been recorded from a fetch of the task (`event_id` NULL): by the
+reconcile (`source = 'poll'`), or earlier by a webhook-triggered re-fetch (`source = 'webhook'`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,8 @@ from clickup_sync.clickup.signature import sign_clickup_body
 from clickup_sync.db.connection import with_database_name
 from clickup_sync.db.embedded import EmbeddedPostgres, start_embedded_postgres
 from clickup_sync.db.migrate import migrate
-from clickup_sync.queue.tasks import STALLED_AFTER_SECONDS
+from clickup_sync.queue.tasks import STALLED_AFTER_SECONDS, retry_stalled_job
+from clickup_sync.sync.history_items import item_effect
 from tests.e2e.test_webhook_pipeline import SCHEMA, rows
 from tests.integration.sync.test_backfill_reconcile import assert_mirror_equals, mirror_snapshots
 
@@ -395,7 +397,7 @@ async def _retry_stalled_jobs(dsn: str) -> list[str]:
     async with App(connector=connector).open_async() as app:
         stalled = list(await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS))
         for job in stalled:
-            await app.job_manager.retry_job(job)
+            await retry_stalled_job(app.job_manager, job)
     return [f"{job.task_name}[{job.id}]" for job in stalled]
 
 
@@ -463,6 +465,50 @@ def _assert_one_history_row_per_delivered_item(dsn: str, webhook_id: str, change
     assert sorted(recorded.keys() - delivered) == [], "history rows with an item id nobody delivered"
 
 
+# History item fields whose change a fetch of the task shows (diff.py names them the same way).
+_FETCHABLE_FIELDS = {"status", "name", "priority", "due_date", "time_estimate", "assignees", "tags"}
+
+
+def _field_key(task_id: str, item: dict[str, Any]) -> tuple[str, str] | None:
+    effect = item_effect(item, received_at=datetime.now(UTC))
+    if effect.field_id is not None:
+        return task_id, effect.field_id
+    return (task_id, effect.field_name) if effect.field_name in _FETCHABLE_FIELDS else None
+
+
+def _assert_dropped_changes_were_fetched(
+    dsn: str, webhook_id: str, dropped: list[dict[str, Any]], live: set[str]
+) -> None:
+    delivered_at: dict[tuple[str, str], int] = {}  # newest delivered change per task field
+    delivered_ids: set[str] = set()
+    query = f"SELECT body FROM {SCHEMA}.webhook_deliveries WHERE webhook_id = %s"
+    for (body,) in rows(dsn, query, (webhook_id,)):
+        payload = orjson.loads(bytes(body))
+        for item in payload.get("history_items") or []:
+            delivered_ids.add(str(item["id"]))
+            if (key := _field_key(str(payload["task_id"]), item)) is not None:
+                delivered_at[key] = max(delivered_at.get(key, 0), int(item["date"]))
+    lost: dict[tuple[str, str], int] = {}
+    for delivery in dropped:
+        for item in delivery["history_items"]:
+            key = _field_key(str(delivery["task_id"]), item)
+            if str(item["id"]) in delivered_ids or key is None or key[0] not in live:
+                continue
+            if int(item["date"]) > delivered_at.get(key, 0):  # nothing delivered superseded it
+                lost[key] = max(lost.get(key, 0), int(item["date"]))
+    fetched = {
+        (task_id, field_id or field_name)
+        for task_id, field_id, field_name in rows(
+            dsn,
+            f"SELECT task_id, field_id, field_name FROM {SCHEMA}.field_changes"
+            " WHERE event_id IS NULL AND source IN ('poll', 'webhook')",
+        )
+    }
+    found = len(lost.keys() & fetched)
+    print(f"dropped changes never delivered in another form: {len(lost)}; recorded from a fetch: {found}")
+    assert sorted(lost.keys() - fetched) == [], "dropped changes that no fetch recorded"
+
+
 def _assert_mirror_equals_ground_truth(dsn: str, truth: dict[str, Any]) -> None:
     """Every live task's row, custom field values and relationships — what dropped deliveries carried
     included, recovered by the reconcile — and every deletion marked."""
@@ -495,6 +541,9 @@ def test_webhooks_survive_killed_workers_a_postgres_restart_and_delivery_chaos(
         )  # fmt: skip
         assert reconcile.returncode == 0, reconcile.stderr
         stats = httpx.get(f"{stack.emulator_url}/_emulator/stats", timeout=10).json()
+        dropped = httpx.get(
+            f"{stack.emulator_url}/_emulator/deliveries", params={"outcome": "dropped"}, timeout=30
+        ).json()["deliveries"]
     finally:
         stack.stop()
     dsn, webhook_id = stack.dsn, stack.webhook_id
@@ -522,6 +571,7 @@ def test_webhooks_survive_killed_workers_a_postgres_restart_and_delivery_chaos(
 
     _assert_every_acknowledged_delivery_was_stored_and_processed(dsn, webhook_id, outcomes)
     _assert_one_history_row_per_delivered_item(dsn, webhook_id, chaos.changes_made)
+    _assert_dropped_changes_were_fetched(dsn, webhook_id, dropped, set(truth["tasks"]))
     _assert_mirror_equals_ground_truth(dsn, truth)
 
     # Last, what the service must recover from by itself (the test helped, see above).

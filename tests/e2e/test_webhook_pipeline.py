@@ -94,7 +94,13 @@ async def queue_drained(dsn: str, seconds: float = 60) -> None:
         if pending == [(0,)] and received == [(0,)]:
             return
         await asyncio.sleep(0.2)
-    raise AssertionError("the queue did not drain")
+    jobs = rows(
+        dsn,
+        f"SELECT id, task_name, status, priority, lock, scheduled_at FROM {SCHEMA}.procrastinate_jobs"
+        " WHERE status IN ('todo', 'doing') LIMIT 5",
+    )
+    deliveries = rows(dsn, f"SELECT id, status FROM {SCHEMA}.webhook_deliveries WHERE status = 'received'")
+    raise AssertionError(f"the queue did not drain: jobs {jobs}, deliveries {deliveries[:5]}")
 
 
 def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:

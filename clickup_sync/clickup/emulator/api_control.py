@@ -3,6 +3,8 @@ process can read the ground truth and the statistics, drive activity and change 
 
     GET    /_emulator/state      ground truth (Workspace.ground_truth)
     GET    /_emulator/stats      requests by endpoint and status, 429s, deliveries by outcome
+    GET    /_emulator/deliveries every delivery attempt the dispatcher logged (newest 10,000), with
+                                 the history items each carried; `?outcome=dropped` filters
     POST   /_emulator/activity   {"rate": 5.0} starts background activity; {"changes": 20} makes
                                  exactly 20 changes now and answers what they were (both continue
                                  the one simulator's seeded choices)
@@ -18,6 +20,7 @@ from collections import Counter
 from dataclasses import asdict, fields
 from typing import Any
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -87,6 +90,28 @@ async def get_stats(request: Request) -> JSONResponse:
     return JSONResponse(emulator_stats(context(request)))
 
 
+async def get_deliveries(request: Request) -> Response:
+    """What each attempt carried, so a test can tell which history items ClickUp never delivered."""
+    dispatcher = context(request).dispatcher
+    wanted = request.query_params.get("outcome")
+    records = [] if dispatcher is None else list(dispatcher.deliveries)
+    listed = [
+        {
+            "webhook_id": record.webhook_id,
+            "event": record.event,
+            "task_id": record.task_id,
+            "attempt": record.attempt,
+            "status_code": record.status_code,
+            "outcome": record.outcome,
+            "at": record.at,
+            "history_items": orjson.loads(record.body).get("history_items") or [],
+        }
+        for record in records
+        if wanted is None or record.outcome == wanted
+    ]
+    return Response(orjson.dumps({"deliveries": listed}), media_type="application/json")
+
+
 async def start_activity(request: Request) -> JSONResponse:
     ctx = context(request)
     body = await json_body(request)
@@ -126,6 +151,7 @@ async def put_config(request: Request) -> JSONResponse:
 ROUTES = [
     Route("/_emulator/state", get_state, methods=["GET"]),
     Route("/_emulator/stats", get_stats, methods=["GET"]),
+    Route("/_emulator/deliveries", get_deliveries, methods=["GET"]),
     Route("/_emulator/activity", start_activity, methods=["POST"]),
     Route("/_emulator/activity", stop_activity, methods=["DELETE"]),
     Route("/_emulator/config", get_config, methods=["GET"]),

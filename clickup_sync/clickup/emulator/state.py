@@ -85,6 +85,8 @@ class WorkspaceState:
         self._fields_by_list: dict[str, list[FieldDefinition]] = {}
         # field id -> its JSON without value, split around where value goes (task_encoding.py)
         self.encoded_field_parts: dict[str, tuple[str, str]] = {}
+        # task id -> (version, its encoded custom field array), valid while `version` is unchanged
+        self.encoded_custom_fields: dict[str, tuple[int, str]] = {}
 
     # ----------------------------------------------------------------- users
     @property
@@ -153,6 +155,7 @@ class WorkspaceState:
     def add_field(self, definition: FieldDefinition) -> None:
         self.fields[definition.id] = definition
         self._fields_by_list.clear()
+        self.version += 1  # every task of the lists it applies to shows one more field
 
     # ----------------------------------------------------------------- tasks
     def live_task(self, task_id: str) -> Task:

@@ -256,3 +256,51 @@ async def test_a_fresh_gate_reads_airbyte_for_each_unseen_task_and_remembers_wha
     async with runtime.pool.connection() as conn, conn.transaction():
         assert await gate.check(conn, second, "known") == "proceed"
     assert "cached=1" in repr(gate)
+
+
+def mirror_task(dsn: str, task_id: str, *, list_id: str, parent: str | None = None) -> None:
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            f"INSERT INTO {SCHEMA}.tasks (task_id, list_id, parent_task_id, raw) VALUES (%s, %s, %s, '{{}}')",
+            (task_id, list_id, parent),
+        )
+
+
+def mirror_list(dsn: str, list_id: str, *, folder_id: str | None, archived: bool = False) -> None:
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            f"INSERT INTO {SCHEMA}.lists (list_id, name, folder_id, space_id, archived)"
+            " VALUES (%s, 'L', %s, 'space', %s)",
+            (list_id, folder_id, archived),
+        )
+
+
+async def test_tasks_airbyte_never_copies_are_not_parked_and_waiting_ones_are_released(
+    database_url: str, runtime: ServiceRuntime
+) -> None:
+    """Subtasks and tasks of folderless or archived lists never reach Airbyte's table (coverage.py):
+    their changes must not wait BASE_RECORD_MAX_WAIT for a base record that cannot come."""
+    AirbyteDestinationSimulator(database_url, version="3.x").sync([record("top")])
+    mirror_list(database_url, "foldered", folder_id="f1")
+    mirror_list(database_url, "folderless", folder_id=None)
+    mirror_list(database_url, "old", folder_id="f1", archived=True)
+    mirror_task(database_url, "top", list_id="foldered")
+    mirror_task(database_url, "child", list_id="foldered", parent="top")
+    mirror_task(database_url, "loose", list_id="folderless")
+    mirror_task(database_url, "shelved", list_id="old")
+    mirror_task(database_url, "unsynced", list_id="foldered")  # Airbyte could copy it: it waits
+    for task_id in ("child", "loose", "shelved"):
+        delivery = store_delivery(database_url, task_id)
+        assert await check(runtime, delivery, task_id) == "proceed", task_id
+        assert state_of(database_url, delivery) == ("received", [], None)
+    waits = store_delivery(database_url, "unsynced")
+    assert await check(runtime, waits, "unsynced") == "parked"
+
+    # Parked before the mirror knew the task (a new subtask, say); the release sees it now.
+    early = store_delivery(database_url, "newborn")
+    assert await check(runtime, early, "newborn") == "parked"
+    mirror_task(database_url, "newborn", list_id="foldered", parent="top")
+    report = await release_parked(runtime)
+    assert (report.released_not_in_airbyte, report.still_waiting) == (1, 1)
+    assert state_of(database_url, early) == ("received", [], "not_in_airbyte")
+    assert state_of(database_url, waits)[2] == "waiting"

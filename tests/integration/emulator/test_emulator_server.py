@@ -174,3 +174,30 @@ def test_a_revoked_token_is_refused_over_http() -> None:
             httpx.get(f"{emulator.base_url}/user", headers={"Authorization": emulator.token}).status_code
             == 200
         )
+
+
+def test_dropped_deliveries_are_listed_with_the_history_items_they_carried(
+    emulator: EmulatorServer, client: httpx.Client
+) -> None:
+    """Chaos drops a delivery without sending it; the control API says which items were lost."""
+    with Receiver() as receiver:
+        created = client.post(
+            f"/team/{emulator.team_id}/webhook", json={"endpoint": receiver.url, "events": ["*"]}
+        )
+        list_id = next(t["id"] for t in emulator.workspace.ground_truth()["lists"] if not t["archived"])
+        task = client.post(f"/list/{list_id}/task", json={"name": "Drop me"}).json()
+        assert emulator.dispatcher.wait_idle(timeout=10)
+        httpx.put(f"{emulator.root_url}/_emulator/config", json={"chaos": {"drop_rate": 1.0}})
+        client.put(f"/task/{task['id']}", json={"name": "Lost rename"})
+        assert emulator.dispatcher.wait_idle(timeout=10)
+        httpx.put(f"{emulator.root_url}/_emulator/config", json={"chaos": {"drop_rate": 0.0}})
+        dropped = httpx.get(f"{emulator.root_url}/_emulator/deliveries", params={"outcome": "dropped"}).json()
+        everything = httpx.get(f"{emulator.root_url}/_emulator/deliveries").json()["deliveries"]
+        client.delete(f"/webhook/{created.json()['id']}")
+
+    (lost,) = dropped["deliveries"]
+    assert (lost["task_id"], lost["event"], lost["outcome"]) == (task["id"], "taskUpdated", "dropped")
+    assert [(item["field"], item["after"]) for item in lost["history_items"]] == [("name", "Lost rename")]
+    sent_items = {item["id"] for p in receiver.payloads() for item in p.get("history_items", [])}
+    assert lost["history_items"][0]["id"] not in sent_items
+    assert {d["outcome"] for d in everything} == {"delivered", "dropped"}
