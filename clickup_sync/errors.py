@@ -50,16 +50,21 @@ class RateLimited(ClickUpTransientError):
 
 
 class PermanentError(ClickUpSyncError):
-    """Fail: retrying the same thing cannot succeed."""
+    """Fail: retrying the same thing cannot succeed. `status` and `ecode` are ClickUp's HTTP status and
+    error code (`ECODE`) when the error is ClickUp's answer."""
+
+    def __init__(self, message: str, *, status: int | None = None, ecode: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.ecode = ecode
 
 
 class ClickUpAuthError(PermanentError):
     """401/403 from ClickUp: the token or the workspace access is wrong. Never means "deleted"."""
 
     def __init__(self, message: str, *, status: int, ecode: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.ecode = ecode
+        super().__init__(message, status=status, ecode=ecode)
+        self.status: int = status
 
 
 class MigrationError(PermanentError):

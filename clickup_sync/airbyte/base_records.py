@@ -22,12 +22,12 @@ from psycopg_pool import AsyncConnectionPool
 from clickup_sync.airbyte.destination_sql import TableName
 from clickup_sync.airbyte.guarded_reads import (
     AirbyteTableUnavailable,
-    ConnectionSource,
     ReadPolicy,
     ReadTransaction,
     Sleep,
     read_guarded,
 )
+from clickup_sync.db.connection_source import ConnectionSource
 
 # Catalog reads take no lock on the table, so they never wait for (or stall) Airbyte's swap.
 # The estimate: live tuples counted by the statistics (kept exact enough by inserts), else the

@@ -29,12 +29,13 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from clickup_sync.airbyte.airbyte_api import AirbyteApiClient, AirbyteApiError, AirbyteApiRejected
-from clickup_sync.airbyte.guarded_reads import ConnectionSource, ReadPolicy, Sleep
+from clickup_sync.airbyte.guarded_reads import ReadPolicy, Sleep
 from clickup_sync.airbyte.notifications import AirbyteNotification
 from clickup_sync.airbyte.sync_decisions import ApiView, Decision, SyncChange, decide
 from clickup_sync.airbyte.sync_log import AirbyteSync, SyncLog
 from clickup_sync.airbyte.sync_signals import DatabaseProber, ProbeHint
 from clickup_sync.airbyte.tables import DEFAULT_RAW_SCHEMA, AirbyteTables
+from clickup_sync.db.connection_source import ConnectionSource
 
 log = logging.getLogger(__name__)
 

@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
 
-from clickup_sync.errors import DatabaseUnavailable, TransientError
+from clickup_sync.db.connection_source import ConnectionSource
+from clickup_sync.errors import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,6 @@ _RETRYABLE: tuple[tuple[type[psycopg.Error], UnavailableReason], ...] = (
     (pg_errors.DeadlockDetected, "changing"),
     (pg_errors.FeatureNotSupported, "changing"),  # "cached plan must not change result type"
 )
-# SQLSTATE classes that mean the connection itself is gone, not the read.
-_CONNECTION_LOST_CLASSES = ("08", "57P")
 
 
 class AirbyteTableUnavailable(TransientError):
@@ -101,51 +98,6 @@ class ReadTransaction:
     async def fetchone(self, query: Query, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
         cursor = await self._conn.execute(query, params, prepare=False)
         return await cursor.fetchone()
-
-
-class ConnectionSource:
-    """Connections from a pool, or one connection of our own opened from a DSN (one user at a time)."""
-
-    def __init__(self, database: AsyncConnectionPool[Any] | str, *, purpose: str) -> None:
-        self._pool = database if isinstance(database, AsyncConnectionPool) else None
-        self._dsn = database if isinstance(database, str) else None
-        self._own: psycopg.AsyncConnection[Any] | None = None
-        self._own_lock = asyncio.Lock()
-        self._purpose = purpose
-
-    def __repr__(self) -> str:  # the DSN may hold a password
-        return f"ConnectionSource(purpose={self._purpose!r})"
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """A connection; `DatabaseUnavailable` when PostgreSQL cannot be reached or the connection dies."""
-        try:
-            if self._pool is not None:
-                async with self._pool.connection() as conn:
-                    yield conn
-                return
-            async with self._own_lock:
-                if self._own is None or self._own.closed or self._own.broken:
-                    assert self._dsn is not None
-                    self._own = await psycopg.AsyncConnection.connect(
-                        self._dsn, autocommit=True, connect_timeout=10
-                    )
-                yield self._own
-        except psycopg.OperationalError as exc:
-            if not _connection_lost(exc):
-                raise
-            await self.aclose()
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise DatabaseUnavailable(f"{self._purpose}: PostgreSQL is unreachable: {first_line}") from exc
-
-    async def aclose(self) -> None:
-        if self._own is not None:
-            await self._own.close()
-            self._own = None
-
-
-def _connection_lost(exc: psycopg.Error) -> bool:
-    return exc.sqlstate is None or exc.sqlstate.startswith(_CONNECTION_LOST_CLASSES)
 
 
 def unavailable_reason(exc: BaseException) -> UnavailableReason | None:

@@ -22,12 +22,12 @@ from psycopg import sql
 from clickup_sync.airbyte.base_records import AirbyteTableReader, TableSignals
 from clickup_sync.airbyte.guarded_reads import (
     AirbyteTableUnavailable,
-    ConnectionSource,
     ReadPolicy,
     ReadTransaction,
     read_guarded,
 )
 from clickup_sync.airbyte.tables import AirbyteTables
+from clickup_sync.db.connection_source import ConnectionSource
 
 CLOCK = "SELECT clock_timestamp()"
 # The stream's tables that exist, with how many rows were ever written to each (the statistics'

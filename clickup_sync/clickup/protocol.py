@@ -154,14 +154,18 @@ def error_for_answer(
         if task_id is not None and (body.ecode == TASK_GONE_ECODE or body.err == TASK_GONE_MESSAGE):
             return TaskGone(task_id)
         return PermanentError(
-            f"ClickUp answered 404 on {endpoint} ({described}): it does not exist or the token cannot see it"
+            f"ClickUp answered 404 on {endpoint} ({described}): it does not exist or the token cannot see it",
+            status=status,
+            ecode=body.ecode,
         )
     if status == 429:
         reset_epoch = resets_at.timestamp() if resets_at is not None else None
         return RateLimited(f"ClickUp rate limit reached on {endpoint} ({described})", reset_at=reset_epoch)
     if status >= 500 or status == 408:
         return ClickUpTransientError(f"ClickUp answered {status} on {endpoint} ({described})", status=status)
-    return PermanentError(f"ClickUp rejected {endpoint} with {status} ({described})")
+    return PermanentError(
+        f"ClickUp rejected {endpoint} with {status} ({described})", status=status, ecode=body.ecode
+    )
 
 
 def is_last_task_page(task_count: int, last_page: object) -> bool:

@@ -22,8 +22,8 @@ import heapq
 import itertools
 import math
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
@@ -37,7 +37,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
 
 from clickup_sync.clickup.protocol import RateLimitInfo
-from clickup_sync.errors import DatabaseUnavailable
+from clickup_sync.db.connection_source import ConnectionSource
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
@@ -245,36 +245,15 @@ class PostgresBudgetStore:
     """
 
     def __init__(self, database: AsyncConnectionPool[Any] | str, *, schema: str) -> None:
-        self._pool = database if isinstance(database, AsyncConnectionPool) else None
-        self._dsn = database if isinstance(database, str) else None
-        self._own: psycopg.AsyncConnection[Any] | None = None
-        self._own_lock = asyncio.Lock()  # one connection runs one transaction at a time
+        self._source = ConnectionSource(database, purpose="the shared ClickUp rate budget")
         self._schema = schema
         self._queries = _load_queries(schema)
 
     def __repr__(self) -> str:  # the DSN may hold a password
         return f"PostgresBudgetStore(schema={self._schema!r})"
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        try:
-            if self._pool is not None:
-                async with self._pool.connection() as conn:
-                    yield conn
-                return
-            async with self._own_lock:
-                if self._own is None or self._own.closed:
-                    assert self._dsn is not None
-                    self._own = await psycopg.AsyncConnection.connect(
-                        self._dsn, autocommit=True, connect_timeout=10
-                    )
-                yield self._own
-        except psycopg.OperationalError as exc:
-            if self._own is not None:
-                await self._own.close()
-                self._own = None
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise DatabaseUnavailable(f"the shared ClickUp rate budget is unreachable: {first_line}") from exc
+    def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        return self._source.connection()
 
     async def update(self, fingerprint: str, policy: BudgetPolicy, change: BudgetChange[Result]) -> Result:
         key = {"fingerprint": fingerprint}
@@ -310,9 +289,7 @@ class PostgresBudgetStore:
         return None if row is None else BudgetState(row[0], row[1], row[2].astimezone(UTC))
 
     async def aclose(self) -> None:
-        if self._own is not None:
-            await self._own.close()
-            self._own = None
+        await self._source.aclose()
 
 
 class _PriorityGate:

@@ -33,9 +33,9 @@ from clickup_sync.clickup.ratelimit import Lane
 from clickup_sync.errors import TaskGone
 from clickup_sync.observability import observe_history_committed
 from clickup_sync.runtime import ServiceRuntime
-from clickup_sync.sync.history_items import MalformedDelivery, ParsedDelivery, parse_delivery
 from clickup_sync.sync.task_state import snapshot_from_task_json
 from clickup_sync.sync.webhook_apply import DeliveryApplier, DeliveryOutcome
+from clickup_sync.sync.webhook_delivery import MalformedDelivery, ParsedDelivery, parse_delivery
 
 log = logging.getLogger(__name__)
 

@@ -94,8 +94,7 @@ def webhook_secret(webhook: JsonObject) -> str | None:
 
 
 def is_webhook_exists_error(error: PermanentError) -> bool:
-    # The client's PermanentError carries no ECODE attribute; its message names it ("… OAUTH_171: …").
-    return not isinstance(error, ClickUpAuthError) and WEBHOOK_EXISTS_ECODE in str(error)
+    return not isinstance(error, ClickUpAuthError) and error.ecode == WEBHOOK_EXISTS_ECODE
 
 
 # --- register ----------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""A webhook delivery → its history items → history rows (`field_changes`) and patches for the mirror.
+"""A webhook delivery's history items → history rows (`field_changes`) and patches for the mirror.
 
-Pure. `parse_delivery` reads the body ClickUp posts (reference §7.2); `item_effect` reads one element
-of its `history_items` (§7.4, shapes in §7.6) into the row it adds to `field_changes` and what it says
-about the task's built-in columns (`TaskPatch`) or one custom field value (`ValuePatch`). It never
-raises on an odd item: what it cannot read is kept as sent and described in `problems`.
+Pure. `webhook_delivery.parse_delivery` reads the body ClickUp posts (reference §7.2); `item_effect`
+reads one element of its `history_items` (§7.4, shapes in §7.6) into the row it adds to
+`field_changes` and what it says about the task's built-in columns (`TaskPatch`) or one custom field
+value (`ValuePatch`). It never raises on an odd item: what it cannot read is kept as sent and
+described in `problems`.
 
 Only task events describe a task: a `listUpdated` item with `field: "name"` renames a list, so the
 caller applies patches only when `is_task_event(delivery.event)`.
@@ -19,17 +20,10 @@ of `NormalizedValue.value` (custom fields), with these webhook-only forms:
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
-from enum import StrEnum
 from typing import Any, Literal, NamedTuple
-
-import orjson
 
 from clickup_sync.clickup.timestamps import parse_ms_timestamp
 from clickup_sync.sync.diff import ChangeSource, FieldChange
@@ -42,125 +36,10 @@ from clickup_sync.sync.normalize import (
     normalize_custom_field_value,
     short_repr,
 )
+from clickup_sync.sync.webhook_delivery import history_item_key, json_safe
 
-
-class TaskEvent(StrEnum):
-    """The task events of reference §7.3 (the official list)."""
-
-    CREATED = "taskCreated"
-    UPDATED = "taskUpdated"
-    DELETED = "taskDeleted"
-    PRIORITY_UPDATED = "taskPriorityUpdated"
-    STATUS_UPDATED = "taskStatusUpdated"
-    ASSIGNEE_UPDATED = "taskAssigneeUpdated"
-    DUE_DATE_UPDATED = "taskDueDateUpdated"
-    TAG_UPDATED = "taskTagUpdated"
-    MOVED = "taskMoved"
-    COMMENT_POSTED = "taskCommentPosted"
-    COMMENT_UPDATED = "taskCommentUpdated"
-    TIME_ESTIMATE_UPDATED = "taskTimeEstimateUpdated"
-    TIME_TRACKED_UPDATED = "taskTimeTrackedUpdated"
-
-
-TASK_EVENTS: frozenset[str] = frozenset(TaskEvent)
-
-# The id a delivery is about, in this order (§7.2: "the resource id"; a key result names its goal too).
-_RESOURCE_KEYS = ("task_id", "list_id", "folder_id", "space_id", "key_result_id", "goal_id")
 # ClickUp's fixed priorities (reference §2).
 _PRIORITY_NAMES = {1: "urgent", 2: "high", 3: "normal", 4: "low"}
-
-
-def is_task_event(event: str) -> bool:
-    """True for the task events of §7.3, and for any later `task…` event ClickUp adds."""
-    return event in TASK_EVENTS or (event.startswith("task") and event[4:5].isupper())
-
-
-# --- deliveries ---------------------------------------------------------------------------------------
-
-
-class MalformedDelivery(ValueError):
-    """A webhook body that is not a ClickUp delivery: nothing in it can be processed."""
-
-
-@dataclass(frozen=True)
-class ParsedDelivery:
-    """One webhook POST body (reference §7.2, §7.6)."""
-
-    event: str
-    webhook_id: str
-    task_id: str | None  # set for every task event; None for list/folder/space/goal events
-    history_items: tuple[Mapping[str, Any], ...]
-    resource_id: str = ""  # what the event is about: the task id, else the list, folder, space… id (§7.2)
-    problems: tuple[str, ...] = ()  # history_items entries left out because they are not objects
-
-    def dedupe_keys(self) -> list[str]:
-        """One key per history item, in order (`history_item_key`); with no items (taskDeleted, §7.6),
-        the one key `"{event}:{task_id}"`. The inbox keys them with the webhook id, as §7.2 advises
-        (`webhook_id:history_item_id`): the same item arrives under the generic and the specific event."""
-        if self.history_items:
-            return [history_item_key(item) for item in self.history_items]
-        return [f"{self.event}:{self.task_id or self.resource_id}"]
-
-
-def parse_delivery(body: bytes) -> ParsedDelivery:
-    """Read a webhook body; raises MalformedDelivery when it is not a delivery (invalid JSON, not an
-    object, no `event`, no `webhook_id`, `history_items` not a list, a task event without `task_id`, no
-    resource id at all)."""
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise MalformedDelivery(f"webhook body is not valid JSON: {error}") from error
-    if not isinstance(payload, dict):
-        raise MalformedDelivery(f"webhook body is not a JSON object: {short_repr(payload)}")
-    event = payload.get("event")
-    if not isinstance(event, str) or not event.strip():
-        raise MalformedDelivery(f"webhook body has no 'event' (got {short_repr(event)})")
-    webhook_id = clickup_id(payload.get("webhook_id"))
-    if webhook_id is None:
-        raise MalformedDelivery(
-            f"{event} delivery has no 'webhook_id' (got {short_repr(payload.get('webhook_id'))})"
-        )
-    raw_items = payload.get("history_items")
-    if raw_items is None:  # id-only events have no history_items key (§7.6); null means the same
-        raw_items = []
-    if not isinstance(raw_items, list):
-        raise MalformedDelivery(f"{event} delivery: 'history_items' is not a list: {short_repr(raw_items)}")
-    task_id = clickup_id(payload.get("task_id"))
-    if task_id is None and is_task_event(event):
-        raise MalformedDelivery(
-            f"{event} delivery has no 'task_id' (got {short_repr(payload.get('task_id'))})"
-        )
-    resource_id = next(
-        (found for key in _resource_keys(payload) if (found := clickup_id(payload[key]))), None
-    )
-    if resource_id is None:
-        raise MalformedDelivery(f"{event} delivery names no resource id (§7.2: it always has one)")
-    items = tuple(item for item in raw_items if isinstance(item, Mapping))
-    problems = tuple(
-        f"history item is not an object and is ignored: {short_repr(item)}"
-        for item in raw_items
-        if not isinstance(item, Mapping)
-    )
-    return ParsedDelivery(event, webhook_id, task_id, items, resource_id, problems)
-
-
-def _resource_keys(payload: Mapping[str, Any]) -> list[str]:
-    # Known keys first, then any other "<thing>_id" an event ClickUp adds later may carry.
-    others = sorted(k for k in payload if k.endswith("_id") and k != "webhook_id" and k not in _RESOURCE_KEYS)
-    return [key for key in _RESOURCE_KEYS if key in payload] + others
-
-
-def history_item_key(item: Any) -> str:
-    """The item's `id` as text (a numeric string in task events, a UUID in listUpdated — §7.6). An item
-    without one is keyed by a digest of its content, so a re-delivery of it gets the same key."""
-    item_id = clickup_id(item.get("id")) if isinstance(item, Mapping) else None
-    if item_id is not None:
-        return item_id
-    try:
-        canonical = json.dumps(_json_safe(item), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError):  # keys of mixed types, or an int too long to print
-        canonical = short_repr(item)
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # --- history items --------------------------------------------------------------------------------------
@@ -241,13 +120,13 @@ def item_effect(item: Mapping[str, Any], *, received_at: datetime) -> ItemEffect
     if handler is None:
         if field_name == "unknown":
             problems.append(f"history item has no usable field (got {short_repr(field)})")
-        reading = _Reading(field_name, _json_safe(before), _json_safe(after))
+        reading = _Reading(field_name, json_safe(before), json_safe(after))
     else:
         try:
             reading = handler(item, before, after)
         except Exception as error:  # a safety net: one odd item must never stop a delivery; it is reported
             failure = f"{field_name}: reading failed ({type(error).__name__}: {error}); kept as sent"
-            reading = _Reading(field_name, _json_safe(before), _json_safe(after), problems=(failure,))
+            reading = _Reading(field_name, json_safe(before), json_safe(after), problems=(failure,))
     return ItemEffect(
         item_id=item_id,
         changed_at=changed_at or fallback_time,
@@ -305,7 +184,7 @@ def _convert_side(
         converted = convert(raw)
     except _OddShape as error:
         problems.append(f"{label}: {error}; kept as sent")
-        return _json_safe(raw), None
+        return json_safe(raw), None
     return converted.json, converted
 
 
@@ -462,7 +341,7 @@ def _array_change(
         )
         if not elements:
             problem = f"{field_name}: nothing to {operation} in {short_repr(raw)}; kept as sent"
-            return _Reading(field_name, _json_safe(before), _json_safe(after), (), (*problems, problem))
+            return _Reading(field_name, json_safe(before), json_safe(after), (), (*problems, problem))
         patches = tuple(TaskPatch(column, operation, value) for value in elements)
         return _Reading(field_name, None, {operation: elements}, patches, problems)
 
@@ -479,7 +358,7 @@ def _custom_field(item: Mapping[str, Any], before: Any, after: Any) -> _Reading:
         definition = FieldDefinition.from_clickup(raw_definition)
     except ValueError as error:
         problem = f"custom_field: {error}; the value cannot be applied"
-        return _Reading("custom_field", _json_safe(before), _json_safe(after), problems=(problem,))
+        return _Reading("custom_field", json_safe(before), json_safe(after), problems=(problem,))
     old = normalize_custom_field_value(definition, before, origin="webhook")
     new = normalize_custom_field_value(definition, after, origin="webhook")
     label = f"custom field {definition.field_id} ({definition.type})"
@@ -519,21 +398,3 @@ _HANDLERS: dict[str, _Handler] = {
     "custom_field": _custom_field,
     "task_creation": _task_creation,
 }
-
-
-def _json_safe(value: Any) -> Any:
-    """A copy of `value` that jsonb stores: no NaN, no Decimal, no datetime, string keys."""
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
-    if isinstance(value, Decimal):
-        number, _ = decimal_from_clickup(value)  # refuses NaN, infinities and absurd exponents
-        return str(value) if number is None else json_number(number)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-        return [_json_safe(item) for item in value]
-    return short_repr(value)

@@ -20,9 +20,10 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
-from clickup_sync.sync.history_items import ItemEffect, ParsedDelivery, TaskPatch, item_effect
+from clickup_sync.sync.history_items import ItemEffect, TaskPatch, item_effect
 from clickup_sync.sync.normalize import RELATIONSHIP_FIELD_TYPES
 from clickup_sync.sync.store import MirrorStore, change_row, value_params
+from clickup_sync.sync.webhook_delivery import ParsedDelivery
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from clickup_sync.clickup.signature import verify_clickup_signature
 from clickup_sync.queue.deliveries import defer_processing
 from clickup_sync.runtime import ServiceRuntime
-from clickup_sync.sync.history_items import MalformedDelivery, ParsedDelivery, parse_delivery
+from clickup_sync.sync.webhook_delivery import MalformedDelivery, ParsedDelivery, parse_delivery
 from clickup_sync.web.secrets import WebhookSecrets
 
 log = logging.getLogger(__name__)

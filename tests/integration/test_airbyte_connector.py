@@ -268,3 +268,18 @@ def test_the_connector_misses_folderless_lists_subtasks_and_archived_tasks(
     assert read_task_ids.isdisjoint(subtasks)
     assert read_task_ids.isdisjoint(archived)
     assert _ids(connector_read.records["list"]).isdisjoint(folderless_lists)
+
+
+@pytest.mark.slow
+def test_the_simulators_feed_holds_exactly_what_the_real_connector_read(
+    connector_read: ConnectorReadResult, ground_truth: dict[str, Any]
+) -> None:
+    """The demo fills Airbyte's table from the emulator's ground truth: the same tasks, list by list
+    in the same order, as Airbyte's own connector reads over HTTP."""
+    from clickup_sync.airbyte.simulator_feed import airbyte_records_from_ground_truth
+
+    fed: dict[str, list[str]] = defaultdict(list)
+    for record in airbyte_records_from_ground_truth(ground_truth, include_closed=True):
+        fed[str(record["list"]["id"])].append(str(record["id"]))
+    assert dict(fed) == dict(_read_task_ids_by_list(connector_read))
+    assert fed

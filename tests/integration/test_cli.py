@@ -78,7 +78,10 @@ def test_demo_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Database: embedded PostgreSQL" in result.stdout
     assert "ClickUp emulator: http://127.0.0.1:" in result.stdout
+    assert "Airbyte (destination-postgres 3.x, simulated): " in result.stdout
+    assert "tasks in public.clickup_task" in result.stdout
     assert "Backfill: 1" in result.stdout  # the service mirrored the generated workspace
+    assert f"admin:   http://127.0.0.1:{free_port}/admin/   user admin   password " in result.stdout
     assert f"Service: http://127.0.0.1:{free_port}/webhooks/clickup (webhook " in result.stdout
     assert (
         f"The data is kept in: embedded PostgreSQL, data in {tmp_path / 'var' / 'postgres'}" in result.stdout

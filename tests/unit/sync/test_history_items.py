@@ -22,19 +22,17 @@ from clickup_sync.clickup.emulator.model import FieldOption
 from clickup_sync.clickup.emulator.webhooks import WebhookSubscription
 from clickup_sync.clickup.emulator.workspace import Workspace
 from clickup_sync.sync.diff import builtin_field_values
-from clickup_sync.sync.history_items import (
-    TASK_EVENTS,
-    ItemEffect,
-    MalformedDelivery,
-    TaskEvent,
-    TaskPatch,
-    history_item_key,
-    is_task_event,
-    item_effect,
-    parse_delivery,
-)
+from clickup_sync.sync.history_items import ItemEffect, TaskPatch, item_effect
 from clickup_sync.sync.normalize import FieldDefinition, NormalizedValue, normalize_custom_field_value
 from clickup_sync.sync.task_state import TaskRow, TaskSnapshot, snapshot_from_task_json
+from clickup_sync.sync.webhook_delivery import (
+    TASK_EVENTS,
+    MalformedDelivery,
+    TaskEvent,
+    history_item_key,
+    is_task_event,
+    parse_delivery,
+)
 
 RECEIVED_AT = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 USER = '{"id": 183, "username": "John", "email": "john@company.com", "color": "#7b68ee", "initials": "J", "profilePicture": null}'  # noqa: E501
