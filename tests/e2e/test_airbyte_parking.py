@@ -8,32 +8,30 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-import uvicorn
 
 from clickup_sync.airbyte.parking import WAIT_EXCEEDED_FLAG, release_parked
 from clickup_sync.airbyte.simulator import AirbyteDestinationSimulator
 from clickup_sync.clickup.emulator import EmulatorConfig, EmulatorServer
 from clickup_sync.db.connection import Database
-from clickup_sync.runtime import service_runtime
+from clickup_sync.runtime import ServiceRuntime, service_runtime
 from clickup_sync.service import SHUTDOWN_GRACE_SECONDS
 from clickup_sync.settings import load_settings
-from clickup_sync.web.app import build_web_app
 from tests.e2e.test_webhook_pipeline import (
     SCHEMA,
     SECRET,
     Service,
-    _listening_socket,
     queue_drained,
     rows,
     signed,
     status_item,
 )
+from tests.support.serving import serving
 
 pytestmark = pytest.mark.anyio
 
@@ -61,33 +59,24 @@ async def airbyte_service(
         clickup_workspace_id=emulator.team_id, clickup_webhook_secret=SECRET, database_url=database_url,
         airbyte_mode=airbyte_mode, **overrides,
     )  # fmt: skip
-    async with service_runtime(settings, Database(database_url, SCHEMA)) as runtime:
-        sock = _listening_socket()
-        server = uvicorn.Server(uvicorn.Config(build_web_app(runtime), log_config=None, lifespan="off"))
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        # As `service.run_worker`, polling every 0.2 s: a job deferred while another holds its task's
-        # lock is otherwise picked up by the next 5 s poll (it gets no notification of its own).
-        working = asyncio.create_task(
-            runtime.queue.run_worker_async(
-                concurrency=runtime.settings.worker_concurrency,
-                additional_context={"runtime": runtime},
-                install_signal_handlers=False,
-                shutdown_graceful_timeout=SHUTDOWN_GRACE_SECONDS,
-                delete_jobs="successful",
-                fetch_job_polling_interval=0.2,
-            )
-        )
-        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-            await asyncio.sleep(0.01)
-        try:
-            yield Service(runtime, f"http://127.0.0.1:{sock.getsockname()[1]}", emulator, database_url)
-        finally:
-            server.should_exit = True
-            await serving
-            working.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await working
-            sock.close()
+    async with (
+        service_runtime(settings, Database(database_url, SCHEMA)) as runtime,
+        serving(runtime, worker=quick_polling_worker) as url,
+    ):
+        yield Service(runtime, url, emulator, database_url)
+
+
+def quick_polling_worker(runtime: ServiceRuntime) -> Coroutine[Any, Any, None]:
+    """As `service.run_worker`, polling every 0.2 s: a job deferred while another holds its procrastinate
+    lock is otherwise picked up by the next poll (it gets no notification of its own)."""
+    return runtime.queue.run_worker_async(
+        concurrency=runtime.settings.worker_concurrency,
+        additional_context={"runtime": runtime},
+        install_signal_handlers=False,
+        shutdown_graceful_timeout=SHUTDOWN_GRACE_SECONDS,
+        delete_jobs="successful",
+        fetch_job_polling_interval=0.2,
+    )
 
 
 async def post_status_change(

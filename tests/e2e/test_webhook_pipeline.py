@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,17 +13,15 @@ import httpx
 import orjson
 import psycopg
 import pytest
-import uvicorn
 
 from clickup_sync.clickup.emulator import ActivitySimulator, EmulatorConfig, EmulatorServer
 from clickup_sync.clickup.signature import sign_clickup_body
 from clickup_sync.db.connection import Database
 from clickup_sync.runtime import ServiceRuntime, service_runtime
-from clickup_sync.service import run_worker
 from clickup_sync.settings import load_settings
 from clickup_sync.sync.jobs import run_backfill
-from clickup_sync.web.app import build_web_app
 from tests.integration.sync.test_backfill_reconcile import assert_mirror_equals, mirror_snapshots
+from tests.support.serving import in_process_worker, serving
 
 pytestmark = pytest.mark.anyio
 SCHEMA = "clickup_sync"
@@ -37,14 +34,6 @@ class Service:
     url: str
     emulator: EmulatorServer
     database_url: str
-
-
-def _listening_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    return sock
 
 
 @contextlib.asynccontextmanager
@@ -60,23 +49,11 @@ async def running_service(
         airbyte_mode="off",
     )
     database = Database(database_url, SCHEMA)
-    async with service_runtime(settings, database) as runtime:
-        sock = _listening_socket()
-        server = uvicorn.Server(uvicorn.Config(build_web_app(runtime), log_config=None, lifespan="off"))
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        working = asyncio.create_task(run_worker(runtime, install_signal_handlers=False)) if worker else None
-        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-            await asyncio.sleep(0.01)
-        try:
-            yield Service(runtime, f"http://127.0.0.1:{sock.getsockname()[1]}", emulator, database_url)
-        finally:
-            server.should_exit = True
-            await serving
-            if working is not None:
-                working.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await working
-            sock.close()
+    async with (
+        service_runtime(settings, database) as runtime,
+        serving(runtime, worker=in_process_worker if worker else None) as url,
+    ):
+        yield Service(runtime, url, emulator, database_url)
 
 
 def rows(dsn: str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -12,16 +12,14 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
 from clickup_sync.clickup.emulator import EmulatorConfig, EmulatorServer
 from clickup_sync.clickup.signature import sign_clickup_body
 from clickup_sync.db.connection import Database
 from clickup_sync.runtime import ServiceRuntime, service_runtime
-from clickup_sync.service import run_worker
 from clickup_sync.settings import Settings, load_settings
-from clickup_sync.web.app import build_web_app
+from tests.support.serving import in_process_worker, serving
 
 SCHEMA = "clickup_sync"
 SECRET = "observability-test-secret"
@@ -96,14 +94,6 @@ def settings_for(emulator: EmulatorServer, database_url: str, **overrides: Any) 
     )
 
 
-def listening_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    return sock
-
-
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -114,23 +104,11 @@ def free_port() -> int:
 async def running_service(settings: Settings, *, worker: bool = False) -> AsyncIterator[Service]:
     """`serve` as the CLI runs it: the web app on uvicorn, and optionally the worker in-process."""
     database = Database(settings.database_dsn() or "", SCHEMA)
-    async with service_runtime(settings, database) as runtime:
-        sock = listening_socket()
-        server = uvicorn.Server(uvicorn.Config(build_web_app(runtime), log_config=None, lifespan="off"))
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        working = asyncio.create_task(run_worker(runtime, install_signal_handlers=False)) if worker else None
-        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-            await asyncio.sleep(0.01)
-        try:
-            yield Service(runtime, f"http://127.0.0.1:{sock.getsockname()[1]}")
-        finally:
-            server.should_exit = True
-            await serving
-            if working is not None:
-                working.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await working
-            sock.close()
+    async with (
+        service_runtime(settings, database) as runtime,
+        serving(runtime, worker=in_process_worker if worker else None) as url,
+    ):
+        yield Service(runtime, url)
 
 
 async def wait_until(condition: Any, seconds: float = 30.0, what: str = "the condition") -> None:
