@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     webhook_health_interval_seconds: int = Field(
         default=300, ge=10, validation_alias="WEBHOOK_HEALTH_INTERVAL_SECONDS"
     )
+    delivery_retention_days: int = Field(default=30, ge=0, validation_alias="DELIVERY_RETENTION_DAYS")
 
     # --- operations: admin page and metrics -----------------------------------------------------
     admin_user: str = Field(default="admin", min_length=1, validation_alias="ADMIN_USER")

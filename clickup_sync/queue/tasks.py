@@ -8,6 +8,7 @@ so running several workers never runs a reconcile twice for the same tick.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from procrastinate import App, JobContext, RetryStrategy
 from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
@@ -24,6 +25,7 @@ from clickup_sync.queue.deliveries import (
     process_delivery,
     refresh_task,
 )
+from clickup_sync.queue.retention import prune_deliveries
 from clickup_sync.runtime import ServiceRuntime, run_scheduled_reconcile, team_id_for
 from clickup_sync.settings import Settings
 from clickup_sync.subscriptions.health import WebhookHealthMonitor
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 MAINTENANCE_QUEUE = "maintenance"
 RELEASE_PARKED_EVERY_SECONDS = 60
+PRUNE_EVERY_SECONDS = 3600
 STALLED_AFTER_SECONDS = 30  # a worker that missed its heartbeats this long is gone (SIGKILL, crash)
 
 
@@ -140,6 +143,17 @@ def register_tasks(app: App, settings: Settings) -> None:
             reconcile=lambda: defer_reconcile(context.app),
         )
         log.info("webhook health: %s", (await monitor.check_once()).summary())
+
+    @app.periodic(cron=cron_every(PRUNE_EVERY_SECONDS), periodic_id="prune_deliveries")
+    @app.task(
+        name="prune_deliveries", queue=MAINTENANCE_QUEUE, pass_context=True, queueing_lock="prune_deliveries",
+        lock="prune_deliveries",
+    )  # fmt: skip
+    async def prune_deliveries_job(context: JobContext, timestamp: int) -> None:
+        """Stored webhook bodies older than DELIVERY_RETENTION_DAYS go (0 keeps them all)."""
+        days = settings.delivery_retention_days
+        if days > 0:
+            await prune_deliveries(_runtime(context), older_than=timedelta(days=days))
 
     @app.periodic(cron=cron_every(RELEASE_PARKED_EVERY_SECONDS), periodic_id="release_parked")
     @app.task(
