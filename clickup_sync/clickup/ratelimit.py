@@ -22,8 +22,9 @@ import heapq
 import itertools
 import math
 import re
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
@@ -52,6 +53,29 @@ _SHORTEST_429_PAUSE = timedelta(seconds=1)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class BudgetWaitTooLong(Exception):
+    """`RateBudget.acquire` would have to wait longer than the caller allows (`budget_wait_limit`)."""
+
+    def __init__(self, wait_seconds: float) -> None:
+        super().__init__(f"the ClickUp rate budget has no room for {wait_seconds:.1f} s")
+        self.wait_seconds = wait_seconds
+
+
+_MAX_WAIT: ContextVar[float | None] = ContextVar("clickup_budget_max_wait", default=None)
+
+
+@contextmanager
+def budget_wait_limit(seconds: float) -> Iterator[None]:
+    """Within this block (this asyncio task only), `acquire` raises `BudgetWaitTooLong` instead of
+    sleeping longer than `seconds` for the window to reopen. For queue jobs: one sleeping for the
+    budget holds a worker slot for up to a minute, and enough of them hold every slot."""
+    token = _MAX_WAIT.set(seconds)
+    try:
+        yield
+    finally:
+        _MAX_WAIT.reset(token)
 
 
 class Lane(IntEnum):
@@ -400,7 +424,11 @@ class RateBudget:
                 if taken.granted:
                     return Grant(lane=lane, granted_at=taken.now)
                 if taken.retry_at is not None:
-                    await self._gate.pause(ticket, max(0.0, (taken.retry_at - taken.now).total_seconds()))
+                    wait = max(0.0, (taken.retry_at - taken.now).total_seconds())
+                    limit = _MAX_WAIT.get()
+                    if limit is not None and wait > limit:
+                        raise BudgetWaitTooLong(wait)
+                    await self._gate.pause(ticket, wait)
         finally:
             self._gate.leave(ticket)
 

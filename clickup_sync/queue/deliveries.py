@@ -29,7 +29,7 @@ from psycopg import AsyncConnection, sql
 from psycopg_pool import PoolTimeout
 
 from clickup_sync.airbyte.parking import gate_for
-from clickup_sync.clickup.ratelimit import Lane
+from clickup_sync.clickup.ratelimit import BudgetWaitTooLong, Lane, budget_wait_limit
 from clickup_sync.errors import TaskGone
 from clickup_sync.observability import observe_history_committed
 from clickup_sync.runtime import ServiceRuntime
@@ -46,6 +46,10 @@ DELIVERY_PRIORITY = 10  # procrastinate runs higher priorities first; everything
 # Long enough for a burst of events on one task to share one fetch, short enough that relationship
 # changes show up within seconds.
 REFRESH_DELAY_SECONDS = 2
+# A refresh job waits at most this long for room in the shared ClickUp budget, then is queued again
+# for when the window reopens: jobs sleeping for the budget (up to a minute) held every worker slot,
+# so no delivery was processed and no maintenance job ran (stalled jobs stayed stuck) meanwhile.
+REFRESH_BUDGET_WAIT_SECONDS = 2.0
 
 
 def task_lock(task_id: str | None) -> str | None:
@@ -195,12 +199,31 @@ async def _gate_and_apply(
     return await DeliveryApplier(runtime.store).apply(conn, delivery, owned, received_at=received_at)
 
 
-async def refresh_task(runtime: ServiceRuntime, task_id: str) -> str:
+async def refresh_task(
+    runtime: ServiceRuntime, task_id: str, *, budget_wait_seconds: float | None = None
+) -> str:
     """Re-fetch a task and diff it into the mirror (`source = 'webhook'`): captures what history items
-    do not describe — dependencies, links, relationship fields, subtasks, parent."""
+    do not describe — dependencies, links, relationship fields, subtasks, parent.
+
+    With `budget_wait_seconds` (the queue's jobs), a refresh that would wait longer for the ClickUp
+    budget is queued again for when the window reopens instead ("postponed")."""
     client = await runtime.clickup()
     try:
-        task = await client.get_task(task_id, lane=Lane.WEBHOOK)
+        if budget_wait_seconds is None:
+            task = await client.get_task(task_id, lane=Lane.WEBHOOK)
+        else:
+            with budget_wait_limit(budget_wait_seconds):
+                task = await client.get_task(task_id, lane=Lane.WEBHOOK)
+    except BudgetWaitTooLong as full:
+        async with runtime.pool.connection() as conn, conn.transaction():
+            await defer_refresh(
+                runtime.queue, conn, task_id, delay_seconds=max(REFRESH_DELAY_SECONDS, full.wait_seconds)
+            )  # False when a refresh of the task is waiting already: that one will do
+        log.info(
+            "refresh of task %s postponed %.0f s: the ClickUp budget is used up",
+            task_id, full.wait_seconds, extra={"task_id": task_id},
+        )  # fmt: skip
+        return "postponed"
     except TaskGone:
         async with runtime.pool.connection() as conn, conn.transaction():
             await lock_task(conn, task_id)

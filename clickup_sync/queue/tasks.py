@@ -20,6 +20,7 @@ from clickup_sync.airbyte.parking import airbyte_enabled, release_parked
 from clickup_sync.observability import record_reconcile
 from clickup_sync.queue.deliveries import (
     PROCESS_DELIVERY,
+    REFRESH_BUDGET_WAIT_SECONDS,
     REFRESH_TASK,
     WEBHOOK_QUEUE,
     process_delivery,
@@ -93,7 +94,7 @@ def register_tasks(app: App, settings: Settings) -> None:
 
     @app.task(name=REFRESH_TASK, queue=WEBHOOK_QUEUE, pass_context=True, retry=retry)
     async def refresh_task_job(context: JobContext, task_id: str) -> None:
-        await refresh_task(_runtime(context), task_id)
+        await refresh_task(_runtime(context), task_id, budget_wait_seconds=REFRESH_BUDGET_WAIT_SECONDS)
 
     @app.periodic(cron=cron_every(STALLED_AFTER_SECONDS), periodic_id="retry_stalled_jobs")
     @app.task(

@@ -20,6 +20,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
+from clickup_sync.sync.diff import FieldChange
 from clickup_sync.sync.history_items import ItemEffect, TaskPatch, item_effect
 from clickup_sync.sync.normalize import RELATIONSHIP_FIELD_TYPES
 from clickup_sync.sync.store import MirrorStore, change_row, value_params
@@ -77,13 +78,18 @@ class DeliveryApplier:
         if delivery.event == "taskDeleted":
             key = f"taskDeleted:{task_id}"
             if key in owned_item_ids:
+                event_id = f"{delivery.webhook_id}:{key}"
                 outcome.deleted = await self.store.mark_deleted(
-                    conn,
-                    task_id,
-                    deleted_at=received_at,
-                    source="webhook",
-                    event_id=f"{delivery.webhook_id}:{key}",
+                    conn, task_id, deleted_at=received_at, source="webhook", event_id=event_id
                 )
+                if not outcome.deleted and not await self._task_known(conn, task_id):
+                    # A task created and deleted before its re-fetch ran (e.g. while the ClickUp budget
+                    # was used up) is not in `tasks`, yet its other items are in `field_changes`: its
+                    # deletion belongs there too, or its history never ends.
+                    deleted = FieldChange(
+                        task_id, None, "deleted", None, False, True, received_at, None, "webhook", event_id
+                    )
+                    outcome.recorded += await self._insert_change(conn, deleted)
             return outcome
         effects = sorted(
             (item_effect(item, received_at=received_at) for item in delivery.history_items),
@@ -120,9 +126,16 @@ class DeliveryApplier:
                 outcome.patched += 1
         return outcome
 
+    async def _task_known(self, conn: AsyncConnection[Any], task_id: str) -> bool:
+        query = sql.SQL("SELECT 1 FROM {}.tasks WHERE task_id = %s").format(self._s)
+        return await (await conn.execute(query, (task_id,))).fetchone() is not None
+
     async def _record(self, conn: AsyncConnection[Any], task_id: str, effect: ItemEffect) -> int:
         """The item's history row; 0 when it was recorded before (a replay or a retry). One statement:
         this is on the path from receipt to history, where every round trip counts."""
+        return await self._insert_change(conn, effect.field_change(task_id))
+
+    async def _insert_change(self, conn: AsyncConnection[Any], change: FieldChange) -> int:
         inserted = await (
             await conn.execute(
                 sql.SQL(
@@ -131,7 +144,7 @@ class DeliveryApplier:
                     " VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s)"
                     " ON CONFLICT (event_id) DO NOTHING RETURNING 1"
                 ).format(self._s),
-                change_row(effect.field_change(task_id)),
+                change_row(change),
             )
         ).fetchone()
         return 1 if inserted else 0
