@@ -146,6 +146,10 @@ async def process_delivery(runtime: ServiceRuntime, delivery_id: int, *, final_a
                 log.warning("could not record the failure of delivery %s: %s", delivery_id, bookkeeping)
             raise
         if outcome is None:
+            if delivery.task_id and not await _task_mirrored(conn, s, delivery.task_id):
+                # Fetch it: the mirror learns the task, and its list tells the release job whether
+                # Airbyte will ever copy it (a new subtask, a folderless list: released at once).
+                await defer_refresh(runtime.queue, conn, delivery.task_id)
             return "parked"
         if (
             delivery.task_id
@@ -170,6 +174,11 @@ async def process_delivery(runtime: ServiceRuntime, delivery_id: int, *, final_a
         )  # fmt: skip
     observe_history_committed(runtime, outcome.event_times)  # committed: the lag measured ends here
     return "processed"
+
+
+async def _task_mirrored(conn: AsyncConnection[Any], s: sql.Identifier, task_id: str) -> bool:
+    query = sql.SQL("SELECT 1 FROM {}.tasks WHERE task_id = %s").format(s)
+    return await (await conn.execute(query, (task_id,))).fetchone() is not None
 
 
 async def _gate_and_apply(

@@ -44,9 +44,18 @@ def emulator() -> Iterator[EmulatorServer]:
 
 @pytest.fixture(scope="module")
 def tasks(emulator: EmulatorServer) -> list[dict[str, Any]]:
-    """Top-level tasks of the emulator, as Get Task (and Airbyte's records) show them."""
-    truth = emulator.workspace.ground_truth()["tasks"]
-    return [task for task in truth.values() if task["parent"] is None][:6]
+    """Top-level tasks of foldered, unarchived lists — tasks Airbyte's connector copies — as Get Task
+    (and Airbyte's records) show them."""
+    truth = emulator.workspace.ground_truth()
+    copied_lists = {
+        task_list["id"]
+        for task_list in truth["lists"]
+        if not task_list["folderless"] and not task_list["archived"]
+    }
+    tasks = truth["tasks"].values()
+    return [
+        t for t in tasks if t["parent"] is None and not t["archived"] and t["list"]["id"] in copied_lists
+    ][:6]
 
 
 @contextlib.asynccontextmanager
@@ -281,3 +290,25 @@ async def test_overwrite_syncs_swap_the_table_while_a_burst_of_webhooks_is_proce
 
 def status_of_all(dsn: str) -> set[str]:
     return {r[0] for r in rows(dsn, f"SELECT DISTINCT status FROM {SCHEMA}.webhook_deliveries")}
+
+
+async def test_a_new_subtask_is_fetched_while_parked_and_released_as_never_copied_by_airbyte(
+    emulator: EmulatorServer, database_url: str, tasks: list[dict[str, Any]]
+) -> None:
+    """The mirror does not know the task yet, so the gate cannot tell it is a subtask: the delivery
+    parks, the task is fetched, and the release sees Airbyte will never copy it — no 26 h wait."""
+    truth = emulator.workspace.ground_truth()["tasks"]
+    subtask = next(task for task in truth.values() if task["parent"] is not None and not task["archived"])
+    AirbyteDestinationSimulator(database_url, version="3.x").sync(tasks)
+    async with airbyte_service(emulator, database_url) as service, httpx.AsyncClient() as http:
+        await post_status_change(service, http, subtask, "9600000000000000001")
+        await until_parked(database_url, subtask["id"])
+        await queue_drained(database_url)  # the parked delivery asked for the task's fetch
+        assert rows(database_url, f"SELECT parent_task_id FROM {SCHEMA}.tasks WHERE task_id = %s",
+                    (subtask["id"],)) == [(subtask["parent"],)]  # fmt: skip
+        await release_parked(service.runtime)  # the worker's minutely release job may have been first
+        await queue_drained(database_url)
+
+    assert rows(database_url, f"SELECT release_reason FROM {SCHEMA}.parked_changes") == [("not_in_airbyte",)]
+    assert status_of(database_url, subtask["id"]) == ["processed"]
+    assert "9600000000000000001" in history_events(database_url)
