@@ -20,7 +20,16 @@ from typing import Any
 
 import httpx
 
-from bench.common import bench_database, free_port, print_table, run_measured, save_results, start_emulator
+from bench.common import (
+    EMULATOR_PIDS,
+    bench_database,
+    free_port,
+    print_table,
+    process_cpu_seconds,
+    run_measured,
+    save_results,
+    start_emulator,
+)
 
 SUMMARY = re.compile(
     r"Backfill done.*?: (?P<tasks>[\d,]+) tasks, (?P<fields>[\d,]+) fields, (?P<values>[\d,]+) values, "
@@ -82,9 +91,14 @@ def run(tasks: int) -> dict[str, Any]:
             "CLICKUP_WORKSPACE_ID": team_id,
             "LOG_LEVEL": "WARNING",
         }
+        # The machine is shared: the load before the run says how much the figures can be trusted,
+        # and the CPU each process used says where the time went whatever the load.
+        load_before = os.getloadavg()[0]
+        emulator_cpu_before = process_cpu_seconds(EMULATOR_PIDS[port])
         started = time.monotonic()
         result = run_measured([sys.executable, "-m", "clickup_sync", "backfill"], env)
         wall = time.monotonic() - started
+        emulator_cpu = process_cpu_seconds(EMULATOR_PIDS[port]) - emulator_cpu_before
     if result.returncode != 0:
         raise SystemExit(f"backfill failed:\n{result.stderr}")
     match = SUMMARY.search(result.stdout)
@@ -104,6 +118,9 @@ def run(tasks: int) -> dict[str, Any]:
         "minimum_api_calls": minimum,
         "calls_over_minimum": round(calls / minimum, 3),
         "peak_rss_mb": round(result.peak_rss_mb),
+        "backfill_cpu_seconds": round(result.cpu_seconds, 1),
+        "emulator_cpu_seconds": round(emulator_cpu, 1),
+        "load_before": round(load_before, 2),
     }
 
 

@@ -27,6 +27,7 @@ from clickup_sync.db.migrate import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+EMULATOR_PIDS: dict[int, int] = {}  # port → pid of the emulator started by start_emulator
 
 
 def free_port() -> int:
@@ -60,7 +61,8 @@ def bench_database() -> Iterator[str]:
 
 @contextlib.contextmanager
 def start_emulator(port: int, *, tasks: int, extra: list[str] | None = None) -> Iterator[tuple[str, str]]:
-    """`clickup-sync emulator` as its own process; yields (API base URL, team id)."""
+    """`clickup-sync emulator` as its own process; yields (API base URL, team id). Its pid is in
+    `EMULATOR_PIDS[port]` while it runs."""
     process = subprocess.Popen(
         [sys.executable, "-m", "clickup_sync", "emulator", "--port", str(port), "--tasks", str(tasks),
          "--rate-limit", "0", *(extra or [])],
@@ -69,6 +71,7 @@ def start_emulator(port: int, *, tasks: int, extra: list[str] | None = None) -> 
         text=True,
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}/api/v2"
+    EMULATOR_PIDS[port] = process.pid
     try:
         deadline = time.monotonic() + 300
         while True:
@@ -87,6 +90,7 @@ def start_emulator(port: int, *, tasks: int, extra: list[str] | None = None) -> 
             time.sleep(0.5)
         yield base_url, str(teams.json()["teams"][0]["id"])
     finally:
+        EMULATOR_PIDS.pop(port, None)
         process.terminate()
         process.wait(timeout=30)
 
@@ -97,22 +101,35 @@ class MeasuredRun:
     stdout: str
     stderr: str
     peak_rss_mb: float
+    cpu_seconds: float  # user + system time of the process itself
 
 
 def run_measured(command: list[str], env: dict[str, str]) -> MeasuredRun:
-    """Run a command and read its own peak RSS from the kernel (wait4), not that of other children."""
+    """Run a command and read its own peak RSS and CPU time from the kernel (wait4), not those of
+    other children."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True)
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         out.seek(0)
         err.seek(0)
-        return MeasuredRun(process.returncode, out.read(), err.read(), usage.ru_maxrss / 1024)
+        cpu = usage.ru_utime + usage.ru_stime
+        return MeasuredRun(process.returncode, out.read(), err.read(), usage.ru_maxrss / 1024, cpu)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time a running process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
+        "load_average": [round(load, 2) for load in os.getloadavg()],
         "python": platform.python_version(),
         "platform": platform.platform(),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -596,6 +596,90 @@ async def time_to_history(port: int, dsn: str, batch: list[Delivery], rate: floa
     }
 
 
+@dataclass
+class Options:
+    """What to run; the defaults are the full benchmark, `quick()` a smoke check."""
+
+    concurrency: list[int] = field(default_factory=lambda: [1, 4, 16, 64])
+    per_level: int = 3000
+    paced_rates: list[float] = field(default_factory=lambda: [150.0, 300.0])
+    paced_seconds: float = 15.0
+    burst: int = 5000
+    burst_tasks: int = 100
+    latency_rates: list[float] = field(default_factory=lambda: [10.0, 25.0, 50.0])
+    latency_seconds: float = 15.0
+    api_latency_ms: float = 100.0
+    worker_concurrency: int = 4
+    skip_ack: bool = False
+
+    def quick(self) -> Options:
+        return replace(self, per_level=500, paced_seconds=3.0, burst=1000, latency_seconds=4.0)
+
+    @property
+    def setup(self) -> str:
+        return (
+            f"serve + worker (WORKER_CONCURRENCY {self.worker_concurrency}) + emulator with"
+            f" {self.api_latency_ms:.0f} ms API latency"
+        )
+
+
+@dataclass
+class Results:
+    """The three parts' rows, as printed; `rows()` is what bench/results/NAME.json holds."""
+
+    options: Options
+    ack: list[dict[str, Any]]
+    burst: list[dict[str, Any]]
+    latency: list[dict[str, Any]]
+
+    def rows(self) -> list[dict[str, Any]]:
+        setup = {
+            "api_latency_ms": self.options.api_latency_ms,
+            "worker_concurrency": self.options.worker_concurrency,
+        }
+        return (
+            [{"part": "acknowledgement", **row} for row in self.ack]
+            + [{"part": "api_calls", **setup, **row} for row in self.burst]
+            + [{"part": "time_to_history", **setup, **row} for row in self.latency]
+        )
+
+    def print(self) -> None:
+        if self.ack:
+            print(
+                "\n1. Acknowledgement of POST /webhooks/clickup (serve alone)"
+                " next to single-row INSERT; COMMIT\n"
+            )
+            print_table(self.ack)
+        print(f"\n2. ClickUp API calls per webhook event: {self.options.setup}\n")
+        print_table(self.burst)
+        print(
+            f"\n3. Receipt → field_changes committed, steady load (p95 target < 1 s): {self.options.setup}\n"
+        )
+        print_table(self.latency)
+
+
+def run(options: Options) -> Results:
+    """Every part of the benchmark, in order (each on a fresh database)."""
+    factory = DeliveryFactory()
+    ack = (
+        []
+        if options.skip_ack
+        else acknowledgement(
+            factory, options.concurrency, options.per_level, options.paced_rates, options.paced_seconds
+        )
+    )
+    burst, latency = pipeline(
+        factory,
+        options.burst,
+        options.burst_tasks,
+        options.latency_rates,
+        options.latency_seconds,
+        options.api_latency_ms,
+        options.worker_concurrency,
+    )
+    return Results(options, ack, burst, latency)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -616,54 +700,28 @@ def main() -> None:
     parser.add_argument("--output", default="webhooks", help="bench/results/NAME.json")
     parser.add_argument("--quick", action="store_true", help="small runs, for a smoke check")
     args = parser.parse_args()
+    options = Options(
+        concurrency=[int(level) for level in args.concurrency.split(",")],
+        per_level=args.per_level,
+        paced_rates=[float(rate) for rate in args.paced_rates.split(",")],
+        paced_seconds=args.paced_seconds,
+        burst=args.burst,
+        burst_tasks=args.burst_tasks,
+        latency_rates=[float(rate) for rate in args.latency_rates.split(",")],
+        latency_seconds=args.latency_seconds,
+        api_latency_ms=args.api_latency_ms,
+        worker_concurrency=args.worker_concurrency,
+        skip_ack=args.skip_ack,
+    )
     if args.quick:
-        args.per_level, args.paced_seconds, args.burst, args.latency_seconds = 500, 3.0, 1000, 4.0
-    levels = [int(level) for level in args.concurrency.split(",")]
+        options = options.quick()
 
     busy = os.getloadavg()[0]
     if busy > 0.5:
         print(f"note: load average {busy:.1f} before starting; other work on this machine skews the figures")
-    factory = DeliveryFactory()
-    ack = (
-        []
-        if args.skip_ack
-        else acknowledgement(
-            factory,
-            levels,
-            args.per_level,
-            [float(rate) for rate in args.paced_rates.split(",")],
-            args.paced_seconds,
-        )
-    )
-    if ack:
-        print(
-            "\n1. Acknowledgement of POST /webhooks/clickup (serve alone) next to single-row INSERT; COMMIT\n"
-        )
-        print_table(ack)
-    burst, latency = pipeline(
-        factory,
-        args.burst,
-        args.burst_tasks,
-        [float(rate) for rate in args.latency_rates.split(",")],
-        args.latency_seconds,
-        args.api_latency_ms,
-        args.worker_concurrency,
-    )
-    setup = (
-        f"serve + worker (WORKER_CONCURRENCY {args.worker_concurrency}) + emulator with"
-        f" {args.api_latency_ms:.0f} ms API latency"
-    )
-    print(f"\n2. ClickUp API calls per webhook event: {setup}\n")
-    print_table(burst)
-    print(f"\n3. Receipt → field_changes committed, steady load (p95 target < 1 s): {setup}\n")
-    print_table(latency)
-    pipeline_setup = {"api_latency_ms": args.api_latency_ms, "worker_concurrency": args.worker_concurrency}
-    path = save_results(
-        args.output,
-        [{"part": "acknowledgement", **row} for row in ack]
-        + [{"part": "api_calls", **pipeline_setup, **row} for row in burst]
-        + [{"part": "time_to_history", **pipeline_setup, **row} for row in latency],
-    )
+    results = run(options)
+    results.print()
+    path = save_results(args.output, results.rows())
     print(f"\nresults: {path}")
 
 

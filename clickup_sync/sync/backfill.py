@@ -6,15 +6,17 @@ reference/clickup-api.md §4), folderless lists, lists over 100 tasks (every pag
 lists (walked through `/list/{id}/task`, since the team endpoint misses them, §9.1).
 
 Each page is written in one transaction together with the resume point, so a crash or Ctrl-C resumes
-from the last committed page. Pages are streamed: memory holds one page at a time.
+from the last committed page. Pages are streamed: memory holds the few pages in flight (fetched, being
+turned into snapshots, being written; page_pipeline.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -24,13 +26,13 @@ from psycopg.types.json import Jsonb
 
 from clickup_sync.sync.hierarchy import Hierarchy, HierarchyClient, walk_hierarchy
 from clickup_sync.sync.normalize import FieldDefinition
-from clickup_sync.sync.page_pipeline import prefetched, snapshot_pages
+from clickup_sync.sync.page_pipeline import SnapshotPage, prefetched, snapshot_pages
 from clickup_sync.sync.store import ApplyResult, MirrorStore
-from clickup_sync.sync.task_state import TaskSnapshot
 from clickup_sync.sync.views import refresh_list_views
 
 log = logging.getLogger(__name__)
 _Page = tuple[int, list[dict[str, Any]]]
+_GC_THRESHOLDS = (15_000, 10, 10)  # while a backfill runs: see _fewer_gc_collections
 # Pages of snapshots prepared ahead of the one being written: enough that the writer never waits
 # for one, each ~10 MB of parsed JSON.
 _PAGES_AHEAD = 2
@@ -38,10 +40,11 @@ _PAGES_AHEAD = 2
 # - synchronous_commit off: a page's data and its resume point commit together, so a server crash
 #   can only lose recent pages together with their resume points, and the next run reads them again
 #   (re-applying the same JSON writes nothing). The backfill's final commit stays synchronous.
-_PAGE_SETTINGS = "SET LOCAL synchronous_commit = off"
-# - lz4 for the TOAST values written (the ~9 kB raw JSON of each task): PostgreSQL then spends half
-#   as long on a page as with its default pglz. Only where the server was built with lz4 (14+).
-_LZ4_SETTING = "SET LOCAL default_toast_compression = lz4"
+_PAGE_SETTINGS = sql.SQL("SET LOCAL synchronous_commit = off")
+# - lz4 for the TOAST values written (the ~9 kB raw JSON of each task): PostgreSQL then spends less
+#   than half as long storing it as with its default pglz (measured 350 → 155 µs per task). Only
+#   where the server was built with lz4 (PostgreSQL 14+); reading it back needs nothing.
+_LZ4_SETTING = sql.SQL("SET LOCAL default_toast_compression = lz4")
 _HAS_LZ4 = "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
 
 
@@ -85,6 +88,24 @@ class BackfillSummary:
         return self.tasks / self.elapsed_seconds if self.elapsed_seconds else 0.0
 
 
+@contextlib.contextmanager
+def _fewer_gc_collections() -> Iterator[None]:
+    """Python's cyclic garbage collector, run less often while the backfill runs.
+
+    A page parses into ~150,000 dicts and lists (no cycles among them) that live until the page is
+    written. With the default thresholds (700, 10, 10) the collector ran ~3,900 times in a
+    20,000-task backfill and kept rescanning the pages in flight: 3.2 s, a quarter of the backfill's
+    CPU. With 15,000 it runs ~120 times (0.3 s), and still often enough to free the reference cycles
+    HTTP responses are left in, which hold each page's body: peak RSS 154 MB instead of 119 MB
+    (205 MB with 25,000; over 280 MB with collection off)."""
+    previous = gc.get_threshold()
+    gc.set_threshold(*_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
 def _phases(hierarchy: Hierarchy) -> list[tuple[str, str | None, bool]]:
     """(phase name, list id or None for the team endpoint, archived flag), in the order they run."""
     phases: list[tuple[str, str | None, bool]] = [("team:active", None, False), ("team:archived", None, True)]
@@ -113,11 +134,15 @@ class Backfill:
         self.team_id = team_id
         self.space_ids = sorted(space_ids) if space_ids else None
         self.on_progress = on_progress
-        self._page_settings = _PAGE_SETTINGS
+        self._page_settings: list[sql.Composable] = [_PAGE_SETTINGS]
         scope = ",".join(self.space_ids) if self.space_ids else "all"
         self.state_key = f"backfill:{team_id}:{scope}"
 
     async def run(self) -> BackfillSummary:
+        with _fewer_gc_collections():
+            return await self._run()
+
+    async def _run(self) -> BackfillSummary:
         started = time.monotonic()
         calls_before = self.client.total_calls
         summary = BackfillSummary()
@@ -175,27 +200,31 @@ class Backfill:
 
         The next pages are fetched and turned into snapshots while one is written (page_pipeline.py);
         pages still commit strictly in order, one at a time, so the resume point is as before."""
-        async with contextlib.aclosing(snapshot_pages(prefetched(pages), ahead=_PAGES_AHEAD)) as ready:
+        prepared = snapshot_pages(prefetched(pages), source="backfill", ahead=_PAGES_AHEAD)
+        async with contextlib.aclosing(prepared) as ready:
             async for page in ready:
                 state.update(phase=phase, next_page=page.number + 1, tasks=tasks_done + page.tasks)
-                result = await self._write_page(page.snapshots, page.problems, state)
+                result = await self._write_page(page, state)
                 totals.add(result)
                 tasks_done += page.tasks
                 if self.on_progress is not None:
                     self.on_progress(BackfillProgress(phase, page.number, tasks_done))
         return tasks_done
 
-    async def _write_page(
-        self, snapshots: list[TaskSnapshot], problems: list[str], state: dict[str, Any]
-    ) -> ApplyResult:
+    async def _write_page(self, page: SnapshotPage, state: dict[str, Any]) -> ApplyResult:
         """One page and its resume point, in one transaction."""
-        await self.conn.execute(self._page_settings)
         result = await self.store.apply_snapshots(
-            self.conn, snapshots, source="backfill", observed_at=datetime.now(UTC)
+            self.conn,
+            page.snapshots,
+            source="backfill",
+            observed_at=datetime.now(UTC),
+            prepared=page.new_rows,
+            settings=self._page_settings,
         )
-        result.problems.extend(problems)
-        await self._save_state(state)
-        await self.conn.commit()
+        result.problems.extend(page.problems)
+        async with self.conn.pipeline():  # the resume point and the commit in one round trip
+            await self._save_state(state)
+            await self.conn.commit()
         return result
 
     async def _store_field_definitions(self, hierarchy: Hierarchy) -> int:
@@ -221,9 +250,9 @@ class Backfill:
         await self.conn.commit()
         return len(definitions)
 
-    async def _page_settings_sql(self) -> str:
+    async def _page_settings_sql(self) -> list[sql.Composable]:
         row = await (await self.conn.execute(_HAS_LZ4)).fetchone()
-        return f"{_PAGE_SETTINGS}; {_LZ4_SETTING}" if row and row[0] else _PAGE_SETTINGS
+        return [_PAGE_SETTINGS, _LZ4_SETTING] if row and row[0] else [_PAGE_SETTINGS]
 
     # --- resume point, kept in service_state -----------------------------------------------------------
     async def _load_state(self) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ way, as `clickup_sync.db.params` does for query parameters (PostgreSQL rejects t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clickup_sync.db.params import json_text
@@ -17,7 +18,32 @@ from clickup_sync.db.params import json_text
 if TYPE_CHECKING:
     from clickup_sync.sync.diff import ChangeSource
     from clickup_sync.sync.normalize import NormalizedValue
-    from clickup_sync.sync.task_state import Relationship, TaskRow
+    from clickup_sync.sync.task_state import Relationship, TaskRow, TaskSnapshot
+
+
+@dataclass(frozen=True)
+class NewTaskRows:
+    """Every row a task writes on its first sighting (nothing stored yet: all of it is new).
+
+    The backfill builds these while the previous page is being written, so the write itself only
+    sends them; `MirrorStore.apply_snapshots` uses them when the task proves to be new."""
+
+    snapshot: TaskSnapshot  # what they were built from
+    source: ChangeSource
+    task: tuple[Any, ...]
+    values: list[tuple[Any, ...]]
+    relationships: list[tuple[Any, ...]]
+
+
+def new_task_rows(snapshot: TaskSnapshot, source: ChangeSource) -> NewTaskRows:
+    task_id = snapshot.row.task_id
+    return NewTaskRows(
+        snapshot,
+        source,
+        task_copy_row(snapshot.row),
+        [value_copy_row(task_id, value, source) for value in snapshot.values.values()],
+        [relationship_copy_row(relationship, source) for relationship in snapshot.relationships],
+    )
 
 
 def task_copy_row(row: TaskRow) -> tuple[Any, ...]:

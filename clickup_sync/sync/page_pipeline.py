@@ -15,12 +15,14 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from clickup_sync.sync.copy_rows import NewTaskRows, new_task_rows
+from clickup_sync.sync.diff import ChangeSource
 from clickup_sync.sync.task_state import TaskSnapshot, snapshot_from_task_json
 
 Page = tuple[int, list[dict[str, Any]]]
-# ~0.1 ms of work per task: yielding every 10 lets a write waiting for PostgreSQL move on within a
-# millisecond, at a cost of one loop turn (a few µs) per 10 tasks.
-_TASKS_BETWEEN_YIELDS = 10
+# ~0.15 ms of work per task: yielding every 5 lets the write, which waits for PostgreSQL and is what
+# bounds the pace, move on within a millisecond of an answer, at a cost of one loop turn (a few µs).
+_TASKS_BETWEEN_YIELDS = 5
 
 
 @dataclass
@@ -29,12 +31,14 @@ class SnapshotPage:
     tasks: int  # tasks on the page, those that could not be read included
     snapshots: list[TaskSnapshot]
     problems: list[str]  # tasks that could not be read at all (no usable id)
+    new_rows: dict[str, NewTaskRows]  # by task id: the rows each task writes if it proves new
 
 
 async def snapshot_pages(
-    pages: AsyncGenerator[Page, None], *, ahead: int = 2
+    pages: AsyncGenerator[Page, None], *, source: ChangeSource, ahead: int = 2
 ) -> AsyncGenerator[SnapshotPage, None]:
-    """The pages of `pages` as snapshots, prepared up to `ahead` pages before they are asked for.
+    """The pages of `pages` as snapshots, and the rows of their tasks if new (most are, in a first
+    backfill), prepared up to `ahead` pages before they are asked for.
 
     An error fetching or reading a page is raised here in its turn, after the pages before it."""
     ready: asyncio.Queue[SnapshotPage | Exception | None] = asyncio.Queue(maxsize=ahead)
@@ -44,7 +48,8 @@ async def snapshot_pages(
             async with contextlib.aclosing(pages):
                 async for number, tasks in pages:
                     snapshots, problems = await page_snapshots(tasks)
-                    await ready.put(SnapshotPage(number, len(tasks), snapshots, problems))
+                    new_rows = await _new_rows(snapshots, source)
+                    await ready.put(SnapshotPage(number, len(tasks), snapshots, problems, new_rows))
         except Exception as exc:  # handed over in order, raised by the consumer
             await ready.put(exc)
             return
@@ -75,6 +80,15 @@ async def page_snapshots(tasks: list[dict[str, Any]]) -> tuple[list[TaskSnapshot
         if position % _TASKS_BETWEEN_YIELDS == 0:
             await asyncio.sleep(0)
     return snapshots, problems
+
+
+async def _new_rows(snapshots: list[TaskSnapshot], source: ChangeSource) -> dict[str, NewTaskRows]:
+    rows: dict[str, NewTaskRows] = {}
+    for position, snapshot in enumerate(snapshots, 1):
+        rows[snapshot.row.task_id] = new_task_rows(snapshot, source)
+        if position % _TASKS_BETWEEN_YIELDS == 0:
+            await asyncio.sleep(0)
+    return rows
 
 
 async def prefetched(pages: AsyncIterator[Page]) -> AsyncGenerator[Page, None]:

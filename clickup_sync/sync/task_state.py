@@ -242,7 +242,9 @@ def _ids(task: Mapping[str, Any], key: str, problems: list[str]) -> tuple[str, .
     """User ids (ints in user objects, §2) as text, in the order ClickUp lists them."""
     found: list[str] = []
     for item in _list(task, key, problems):
-        user_id = clickup_id(item.get("id") if isinstance(item, Mapping) else item)
+        # `type(item) is dict` first: parsed JSON is always a dict, and the ABC check is slow.
+        is_object = type(item) is dict or isinstance(item, Mapping)
+        user_id = clickup_id(item.get("id") if is_object else item)
         if user_id is None:
             problems.append(f"{key}: entry without a usable id: {short_repr(item)}")
         else:
@@ -281,6 +283,8 @@ def _archived(value: Any, problems: list[str]) -> bool:
 
 def _time_estimate(value: Any, problems: list[str]) -> int | None:
     # A ms string ("8640000") in the spec example, though time_spent is a number (§2).
+    if type(value) is str and len(value) <= 18 and value.isascii() and value.isdigit():
+        return int(value)  # the common case, without going through Decimal
     number, problem = decimal_from_clickup(value)
     if number is None:
         if problem:
@@ -312,6 +316,8 @@ def _list(obj: Mapping[str, Any], key: str, problems: list[str]) -> list[Any]:
     value = obj.get(key)
     if value is None:
         return []
+    if type(value) is list:  # parsed JSON: read as it is, no copy (nothing here changes it)
+        return value
     if isinstance(value, list | tuple):
         return list(value)
     problems.append(f"{key}: expected a list, got {short_repr(value)}")

@@ -33,6 +33,9 @@ def dumps(value: Any) -> str:
 
 
 _ENCODED_PLACEHOLDER = dumps(_PLACEHOLDER)
+# Encoded custom field arrays kept (~7 kB each with 20 fields): a 25,000-task workspace fits, a
+# bigger one cannot make the emulator grow without bound.
+_CUSTOM_FIELDS_CACHE_SIZE = 25_000
 
 
 def encode_custom_fields(state: WorkspaceState, task: Task) -> str:
@@ -40,6 +43,8 @@ def encode_custom_fields(state: WorkspaceState, task: Task) -> str:
     if cached is not None and cached[0] == state.version:
         return cached[1]
     encoded = _encode_custom_fields(state, task)
+    if len(state.encoded_custom_fields) >= _CUSTOM_FIELDS_CACHE_SIZE:
+        state.encoded_custom_fields.clear()
     state.encoded_custom_fields[task.id] = (state.version, encoded)
     return encoded
 

@@ -221,3 +221,18 @@ async def test_unexpected_shapes_are_stored_counted_and_logged(
     assert any("btn" in m for m in logged) and any("dd-field" in m for m in logged)
     raw = rows(database_url, f"SELECT field_id, raw_value FROM {SCHEMA}.task_custom_field_values ORDER BY 1")
     assert ("btn", True) in raw  # an unknown type keeps its raw value
+
+
+async def test_a_field_that_leaves_a_task_keeps_its_name_when_another_task_of_the_batch_still_has_it(
+    database_url: str,
+) -> None:
+    """A task moved to a list without the field no longer carries its definition: the change is
+    named from the stored definition, whether or not another task of the same page carries it."""
+    moved, stays = task_json(id="t1"), task_json(id="t2")
+    await apply(database_url, moved, stays)
+    moved_later = bumped(moved, 60_000)
+    moved_later["custom_fields"] = [{**LABELS, "value": ["l1", "l3"]}]  # the drop-down is gone with its value
+    result = await apply(database_url, moved_later, bumped(stays, 60_000))
+    assert [(c.task_id, c.field_id, c.field_name) for c in result.changes] == [
+        ("t1", "dd-field", "PM 期望完成日")
+    ]
