@@ -277,7 +277,10 @@ app.add_typer(airbyte_app, name="airbyte")
 @airbyte_app.command("coverage")
 def airbyte_coverage(
     include_closed: Annotated[
-        bool, typer.Option(help="Airbyte's connection has include_closed_tasks on (its default is off).")
+        bool,
+        typer.Option(
+            help="Airbyte's connection has include_closed_tasks on (default: AIRBYTE_INCLUDE_CLOSED_TASKS)."
+        ),
     ] = False,
 ) -> None:
     """Count the tasks Airbyte's table lacks, by reason (subtask, folderless list, archived, ...)."""
@@ -293,7 +296,10 @@ def airbyte_coverage(
     async def report(dsn: str, schema: str) -> list[CoverageRow]:
         async with AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False) as pool:
             return await coverage_report(
-                pool, schema, settings.airbyte_task_table, include_closed=include_closed
+                pool,
+                schema,
+                settings.airbyte_task_table,
+                include_closed=include_closed or settings.airbyte_include_closed_tasks,
             )
 
     with _migrated_database(settings) as database:

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     airbyte_client_id: str | None = Field(default=None, validation_alias="AIRBYTE_CLIENT_ID")
     airbyte_client_secret: SecretStr | None = Field(default=None, validation_alias="AIRBYTE_CLIENT_SECRET")
     airbyte_poll_seconds: float = Field(default=5.0, gt=0, validation_alias="AIRBYTE_POLL_INTERVAL")
+    airbyte_include_closed_tasks: bool = Field(default=False, validation_alias="AIRBYTE_INCLUDE_CLOSED_TASKS")
     base_record_max_wait: timedelta = Field(
         default=timedelta(hours=26), validation_alias="BASE_RECORD_MAX_WAIT"
     )

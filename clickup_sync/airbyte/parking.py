@@ -7,8 +7,8 @@ in `parked_changes` and sets its status to `parked`, in the caller's transaction
 deferred in the same transaction) once their task is in Airbyte's table (`base_record`), after
 `BASE_RECORD_MAX_WAIT` (`max_wait`, flagged `base_record_wait_exceeded`), at once when Airbyte is
 off (`airbyte_off`), or when the mirror shows Airbyte will never copy the task (`not_in_airbyte`: a
-subtask, an archived task, a task of a folderless or archived list — the connector reads none of
-them, see `coverage.py`); the gate lets such tasks' changes through without parking them at all.
+subtask, an archived task, a task of a folderless or archived list, a closed task unless
+AIRBYTE_INCLUDE_CLOSED_TASKS — the connector reads none of them, see `coverage.py`); the gate lets such tasks' changes through without parking them at all.
 A released delivery always proceeds when processed again.
 
 Airbyte's table is read only through the guarded reader (`base_records`): short, lock-timed
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from psycopg import AsyncConnection, sql
 
 from clickup_sync.airbyte.base_records import AirbyteTableReader
+from clickup_sync.airbyte.coverage import CLOSED_STATUS_TYPES
 from clickup_sync.airbyte.guarded_reads import AirbyteTableUnavailable, ReadPolicy
 from clickup_sync.airbyte.tables import AirbyteTables
 
@@ -63,11 +64,14 @@ SEEN_BASE_RECORD = """
 SELECT 1 FROM {s}.webhook_deliveries d JOIN {s}.parked_changes p ON p.delivery_id = d.id
 WHERE d.task_id = %s AND p.task_id = %s AND p.release_reason = 'base_record' LIMIT 1
 """
-# The structural gaps of coverage.py's CLASSIFY: Airbyte's connector never reads these tasks.
+# The lasting gaps of coverage.py's CLASSIFY: Airbyte's connector never reads these tasks (closed
+# ones only when its connection leaves them out, the connector's default).
 NEVER_IN_AIRBYTE = """
 SELECT t.task_id FROM {s}.tasks t LEFT JOIN {s}.lists l ON l.list_id = t.list_id
-WHERE t.task_id = ANY(%s) AND (t.parent_task_id IS NOT NULL OR t.archived OR coalesce(l.archived, false)
-                               OR (l.list_id IS NOT NULL AND l.folder_id IS NULL))
+WHERE t.task_id = ANY(%(ids)s)
+  AND (t.parent_task_id IS NOT NULL OR t.archived OR coalesce(l.archived, false)
+       OR (l.list_id IS NOT NULL AND l.folder_id IS NULL)
+       OR (NOT %(include_closed)s AND t.status_type = ANY(%(closed)s)))
 """
 PARK = """
 INSERT INTO {s}.parked_changes (delivery_id, task_id) VALUES (%s, %s)
@@ -175,6 +179,10 @@ async def airbyte_enabled(
     return await _state_of(runtime).mode.enabled(monotonic)
 
 
+def never_in_airbyte_params(include_closed: bool, task_ids: list[str]) -> dict[str, Any]:
+    return {"ids": task_ids, "include_closed": include_closed, "closed": CLOSED_STATUS_TYPES}
+
+
 def gate_for(runtime: ServiceRuntime) -> BaseRecordGate:
     """The process's gate for this runtime (its cache of seen base records is shared by every job)."""
     state = _state_of(runtime)
@@ -195,6 +203,7 @@ class BaseRecordGate:
         cache_size: int = PRESENT_CACHE_SIZE,
     ) -> None:
         self._mode = _state_of(runtime).mode  # no reference to the runtime: it may be dropped
+        self._include_closed = runtime.settings.airbyte_include_closed_tasks
         self._reader = _reader(runtime, policy)
         self._schema = sql.Identifier(runtime.schema)
         self._present: OrderedDict[str, None] = OrderedDict()
@@ -202,6 +211,9 @@ class BaseRecordGate:
 
     def __repr__(self) -> str:
         return f"BaseRecordGate(table={str(self._reader.table)!r}, cached={len(self._present)})"
+
+    def _never_params(self, task_ids: list[str]) -> dict[str, Any]:
+        return never_in_airbyte_params(self._include_closed, task_ids)
 
     def remember(self, task_ids: Iterable[str]) -> None:
         """Tasks whose base record was seen: their changes are never parked again by this process."""
@@ -241,7 +253,7 @@ class BaseRecordGate:
             self._present.move_to_end(task_id)
             return await self._proceed(conn, delivery_id, parked=own is not None)
         never = sql.SQL(NEVER_IN_AIRBYTE).format(s=s)
-        if await (await conn.execute(never, ([task_id],))).fetchone() is not None:
+        if await (await conn.execute(never, self._never_params([task_id]))).fetchone() is not None:
             return await self._proceed(conn, delivery_id, parked=own is not None, reason="not_in_airbyte")
         seen = sql.SQL(SEEN_BASE_RECORD).format(s=s)
         if await (await conn.execute(seen, (task_id, task_id))).fetchone() is not None:
@@ -332,7 +344,8 @@ async def release_parked(
             query = sql.SQL(TASKS_SEEN_BEFORE).format(s=s)
             present = {str(row[0]) for row in await (await conn.execute(query, (task_ids,))).fetchall()}
             query = sql.SQL(NEVER_IN_AIRBYTE).format(s=s)
-            never = {str(row[0]) for row in await (await conn.execute(query, (task_ids,))).fetchall()}
+            params = never_in_airbyte_params(runtime.settings.airbyte_include_closed_tasks, task_ids)
+            never = {str(row[0]) for row in await (await conn.execute(query, params)).fetchall()}
         try:
             found = await _reader(runtime, policy).task_ids_present(sorted(set(task_ids) - present))
         except AirbyteTableUnavailable as exc:

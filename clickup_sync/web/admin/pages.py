@@ -139,7 +139,12 @@ async def coverage(request: Request) -> Response:
     table = runtime.settings.airbyte_task_table
     try:
         rows = await coverage_report(
-            runtime, runtime.schema, table, sample_size=COVERAGE_SAMPLE, policy=COVERAGE_READ_POLICY
+            runtime,
+            runtime.schema,
+            table,
+            include_closed=runtime.settings.airbyte_include_closed_tasks,
+            sample_size=COVERAGE_SAMPLE,
+            policy=COVERAGE_READ_POLICY,
         )
     except AirbyteTableUnavailable as exc:
         return render(request, "coverage.html", rows=[], error=str(exc), table=table, page="coverage")

@@ -258,11 +258,14 @@ async def test_a_fresh_gate_reads_airbyte_for_each_unseen_task_and_remembers_wha
     assert "cached=1" in repr(gate)
 
 
-def mirror_task(dsn: str, task_id: str, *, list_id: str, parent: str | None = None) -> None:
+def mirror_task(
+    dsn: str, task_id: str, *, list_id: str, parent: str | None = None, status_type: str = "open"
+) -> None:
     with psycopg.connect(dsn) as conn:
         conn.execute(
-            f"INSERT INTO {SCHEMA}.tasks (task_id, list_id, parent_task_id, raw) VALUES (%s, %s, %s, '{{}}')",
-            (task_id, list_id, parent),
+            f"INSERT INTO {SCHEMA}.tasks (task_id, list_id, parent_task_id, status_type, raw)"
+            " VALUES (%s, %s, %s, %s, '{}')",
+            (task_id, list_id, parent, status_type),
         )
 
 
@@ -289,7 +292,8 @@ async def test_tasks_airbyte_never_copies_are_not_parked_and_waiting_ones_are_re
     mirror_task(database_url, "loose", list_id="folderless")
     mirror_task(database_url, "shelved", list_id="old")
     mirror_task(database_url, "unsynced", list_id="foldered")  # Airbyte could copy it: it waits
-    for task_id in ("child", "loose", "shelved"):
+    mirror_task(database_url, "done", list_id="foldered", status_type="closed")  # include_closed_tasks off
+    for task_id in ("child", "loose", "shelved", "done"):
         delivery = store_delivery(database_url, task_id)
         assert await check(runtime, delivery, task_id) == "proceed", task_id
         assert state_of(database_url, delivery) == ("received", [], None)
@@ -304,3 +308,15 @@ async def test_tasks_airbyte_never_copies_are_not_parked_and_waiting_ones_are_re
     assert (report.released_not_in_airbyte, report.still_waiting) == (1, 1)
     assert state_of(database_url, early) == ("received", [], "not_in_airbyte")
     assert state_of(database_url, waits)[2] == "waiting"
+
+
+async def test_closed_tasks_wait_for_airbyte_when_its_connection_includes_them(
+    database_url: str, make_runtime: RuntimeFactory
+) -> None:
+    AirbyteDestinationSimulator(database_url, version="3.x").sync([record("other")])
+    mirror_list(database_url, "foldered", folder_id="f1")
+    mirror_task(database_url, "done", list_id="foldered", status_type="closed")
+    delivery = store_delivery(database_url, "done")
+    async with make_runtime(airbyte_include_closed_tasks=True) as runtime:
+        assert await check(runtime, delivery, "done") == "parked"
+        assert (await release_parked(runtime)).still_waiting == 1
