@@ -8,8 +8,9 @@ deferred in the same transaction) once their task is in Airbyte's table (`base_r
 `BASE_RECORD_MAX_WAIT` (`max_wait`, flagged `base_record_wait_exceeded`), at once when Airbyte is
 off (`airbyte_off`), or when the mirror shows Airbyte will never copy the task (`not_in_airbyte`: a
 subtask, an archived task, a task of a folderless or archived list, a closed task unless
-AIRBYTE_INCLUDE_CLOSED_TASKS — the connector reads none of them, see `coverage.py`); the gate lets such tasks' changes through without parking them at all.
-A released delivery always proceeds when processed again.
+AIRBYTE_INCLUDE_CLOSED_TASKS — the connector reads none of them, see `coverage.py`); the gate lets
+such tasks' changes through without parking them at all. A released delivery always proceeds when
+processed again.
 
 Airbyte's table is read only through the guarded reader (`base_records`): short, lock-timed
 transactions on a connection of their own, never the caller's. While it cannot be read (a sync is
