@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -53,7 +54,19 @@ def main(argv: list[str]) -> int:
     else:
         args = [str(python), "-m", "pytest", *rest]
     os.chdir(ROOT)
-    return subprocess.call(args)
+    return run_forwarding_ctrl_c(args)
+
+
+def run_forwarding_ctrl_c(args: list[str]) -> int:
+    """Run the command; Ctrl-C stops it cleanly (it prints its own goodbye), never with a traceback
+    from this wrapper. A terminal sends SIGINT to both; a lone SIGINT to this process is passed on."""
+    child = subprocess.Popen(args)
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
 
 
 if __name__ == "__main__":
