@@ -8,7 +8,9 @@ so running several workers never runs a reconcile twice for the same tick.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from procrastinate import App, JobContext, RetryStrategy
 from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
@@ -37,6 +39,7 @@ MAINTENANCE_QUEUE = "maintenance"
 RELEASE_PARKED_EVERY_SECONDS = 60
 PRUNE_EVERY_SECONDS = 3600
 STALLED_AFTER_SECONDS = 30  # a worker that missed its heartbeats this long is gone (SIGKILL, crash)
+JobFunction = Callable[[JobContext, int], Awaitable[None]]  # a periodic job: (context, tick timestamp)
 
 
 def _runtime(context: JobContext) -> ServiceRuntime:
@@ -96,24 +99,28 @@ def register_tasks(app: App, settings: Settings) -> None:
     async def refresh_task_job(context: JobContext, task_id: str) -> None:
         await refresh_task(_runtime(context), task_id, budget_wait_seconds=REFRESH_BUDGET_WAIT_SECONDS)
 
-    @app.periodic(cron=cron_every(STALLED_AFTER_SECONDS), periodic_id="retry_stalled_jobs")
-    @app.task(
-        name="retry_stalled_jobs", queue=MAINTENANCE_QUEUE, pass_context=True, queueing_lock="retry_stalled"
-    )
+    def maintenance(name: str, every_seconds: int, *, exclusive: bool = True) -> Callable[[JobFunction], Any]:
+        """A periodic job, deferred once per tick across every worker, with at most one waiting
+        (queueing lock) and, when `exclusive`, at most one running (lock)."""
+
+        def register(function: JobFunction) -> Any:
+            task = app.task(
+                name=name, queue=MAINTENANCE_QUEUE, pass_context=True, queueing_lock=name,
+                lock=name if exclusive else None,
+            )(function)  # fmt: skip
+            return app.periodic(cron=cron_every(every_seconds), periodic_id=name)(task)
+
+        return register
+
+    # Not exclusive: a run left `doing` by a dead worker must not block the one job that recovers it.
+    @maintenance("retry_stalled_jobs", STALLED_AFTER_SECONDS, exclusive=False)
     async def retry_stalled_jobs(context: JobContext, timestamp: int) -> None:
         """Jobs of a worker that died (no heartbeat) go back to the queue."""
         manager = context.app.job_manager
         for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
             await retry_stalled_job(manager, job)
 
-    @app.periodic(cron=cron_every(settings.reconcile_interval_seconds), periodic_id="reconcile")
-    @app.task(
-        name="reconcile",
-        queue=MAINTENANCE_QUEUE,
-        pass_context=True,
-        queueing_lock="reconcile",
-        lock="reconcile",
-    )
+    @maintenance("reconcile", settings.reconcile_interval_seconds)
     async def reconcile_job(context: JobContext, timestamp: int) -> None:
         """Poll for what webhooks did not deliver (and, hourly, sweep for deletions)."""
         runtime = _runtime(context)
@@ -127,11 +134,7 @@ def register_tasks(app: App, settings: Settings) -> None:
             summary.deleted,
         )
 
-    @app.periodic(cron=cron_every(settings.webhook_health_interval_seconds), periodic_id="webhook_health")
-    @app.task(
-        name="webhook_health", queue=MAINTENANCE_QUEUE, pass_context=True, queueing_lock="webhook_health",
-        lock="webhook_health",
-    )  # fmt: skip
+    @maintenance("webhook_health", settings.webhook_health_interval_seconds)
     async def webhook_health_job(context: JobContext, timestamp: int) -> None:
         """ClickUp notifies no one when a webhook fails: look every few minutes, reactivate suspended
         webhooks, and reconcile after any problem so a dropped event is recovered within minutes."""
@@ -145,35 +148,20 @@ def register_tasks(app: App, settings: Settings) -> None:
         )
         log.info("webhook health: %s", (await monitor.check_once()).summary())
 
-    @app.periodic(cron=cron_every(PRUNE_EVERY_SECONDS), periodic_id="prune_deliveries")
-    @app.task(
-        name="prune_deliveries", queue=MAINTENANCE_QUEUE, pass_context=True, queueing_lock="prune_deliveries",
-        lock="prune_deliveries",
-    )  # fmt: skip
+    @maintenance("prune_deliveries", PRUNE_EVERY_SECONDS)
     async def prune_deliveries_job(context: JobContext, timestamp: int) -> None:
         """Stored webhook bodies older than DELIVERY_RETENTION_DAYS go (0 keeps them all)."""
         days = settings.delivery_retention_days
         if days > 0:
             await prune_deliveries(_runtime(context), older_than=timedelta(days=days))
 
-    @app.periodic(cron=cron_every(RELEASE_PARKED_EVERY_SECONDS), periodic_id="release_parked")
-    @app.task(
-        name="release_parked",
-        queue=MAINTENANCE_QUEUE,
-        pass_context=True,
-        queueing_lock="release_parked",
-        lock="release_parked",
-    )
+    @maintenance("release_parked", RELEASE_PARKED_EVERY_SECONDS)
     async def release_parked_job(context: JobContext, timestamp: int) -> None:
         """Parked changes whose task Airbyte now holds, or that waited BASE_RECORD_MAX_WAIT, go back
         to the queue (all of them when Airbyte is off)."""
         await release_parked(_runtime(context))  # logs what it released
 
-    @app.periodic(cron=cron_every(max(1, round(settings.airbyte_poll_seconds))), periodic_id="airbyte_watch")
-    @app.task(
-        name="airbyte_watch", queue=MAINTENANCE_QUEUE, pass_context=True, queueing_lock="airbyte_watch",
-        lock="airbyte_watch",
-    )  # fmt: skip
+    @maintenance("airbyte_watch", max(1, round(settings.airbyte_poll_seconds)))
     async def airbyte_watch_job(context: JobContext, timestamp: int) -> None:
         """Record Airbyte sync windows as they happen; when one ends, release what waited for it."""
         runtime = _runtime(context)
