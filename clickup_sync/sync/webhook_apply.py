@@ -34,7 +34,7 @@ _PATCHABLE = {
     "start_date", "time_estimate_ms", "points", "archived", "list_id", "folder_id", "space_id",
 }  # fmt: skip
 # A move changes list, folder, space and the statuses that apply; a creation item has no row to patch.
-_FETCH_AFTER_FIELDS = {"section_moved", "created"}
+_FETCH_AFTER_FIELDS = {"list", "created"}  # item_effect names: `section_moved` reads as `list`
 
 
 @dataclass

@@ -10,14 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from clickup_sync.clickup.emulator import EmulatorConfig, EmulatorServer
 from clickup_sync.db.connection import Database
 from clickup_sync.settings import load_settings
 from clickup_sync.sync.jobs import run_backfill
-from tests.e2e.test_webhook_pipeline import SCHEMA, queue_drained, rows, running_service, signed
+from tests.e2e.test_webhook_pipeline import SCHEMA, post_items, queue_drained, rows, running_service
 
 pytestmark = pytest.mark.anyio
 GET_TASK = "GET /api/v2/task/{task_id}"
@@ -42,15 +41,6 @@ def priority_item(item_id: int, at_ms: int, priority: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def post(http: httpx.AsyncClient, url: str, task_id: str, items: list[dict[str, Any]]) -> None:
-    for item in items:
-        body = orjson.dumps(
-            {"event": "taskUpdated", "history_items": [item], "task_id": task_id, "webhook_id": "w1"}
-        )
-        response = await http.post(f"{url}/webhooks/clickup", content=body, headers=signed(body))
-        assert response.status_code == 200
-
-
 async def test_refetches_only_when_the_items_cannot_describe_the_change(
     emulator: EmulatorServer, database_url: str
 ) -> None:
@@ -67,7 +57,7 @@ async def test_refetches_only_when_the_items_cannot_describe_the_change(
     async with running_service(emulator, database_url) as service, httpx.AsyncClient() as http:
         # Never re-fetched since the backfill: a burst of 20 events on one task → exactly one fetch.
         before = task_fetches(emulator)
-        await post(
+        await post_items(
             http, service.url, first, [priority_item(7_000 + n, base + n, "urgent") for n in range(20)]
         )
         await queue_drained(database_url)
@@ -81,7 +71,7 @@ async def test_refetches_only_when_the_items_cannot_describe_the_change(
 
         # Re-fetched a moment ago, and the items say everything: no fetch at all.
         before = task_fetches(emulator)
-        await post(
+        await post_items(
             http, service.url, first, [priority_item(8_000 + n, base + 100 + n, "high") for n in range(20)]
         )
         await queue_drained(database_url)
@@ -99,13 +89,13 @@ async def test_refetches_only_when_the_items_cannot_describe_the_change(
         )
         before = task_fetches(emulator)
         unknown = {**priority_item(9_001, base + 200, "low"), "field": "dependency", "after": {"id": third}}
-        await post(http, service.url, second, [unknown])
+        await post_items(http, service.url, second, [unknown])
         await queue_drained(database_url)
         assert task_fetches(emulator) - before == 1
 
         # A task the mirror does not hold: its details come from ClickUp.
         rows(database_url, f"DELETE FROM {SCHEMA}.tasks WHERE task_id = %s RETURNING 1", (third,))
-        await post(http, service.url, third, [priority_item(9_002, base + 300, "low")])
+        await post_items(http, service.url, third, [priority_item(9_002, base + 300, "low")])
         await queue_drained(database_url)
         assert rows(database_url, f"SELECT count(*) FROM {SCHEMA}.tasks WHERE task_id = %s", (third,)) == [
             (1,)

@@ -197,18 +197,22 @@ def status_item(item_id: str, at_ms: int, before: str, after: str) -> dict[str, 
     }  # fmt: skip
 
 
+async def post_items(
+    http: httpx.AsyncClient, url: str, task_id: str, items: list[dict[str, Any]], event: str = "taskUpdated"
+) -> None:
+    """One signed delivery per history item; each must be acknowledged with 200."""
+    for item in items:
+        body = orjson.dumps({"event": event, "history_items": [item], "task_id": task_id, "webhook_id": "w1"})
+        response = await http.post(f"{url}/webhooks/clickup", content=body, headers=signed(body))
+        assert response.status_code == 200
+
+
 async def post_and_process(
     service: Service, http: httpx.AsyncClient, task_id: str, items: list[dict[str, Any]]
 ) -> None:
     from clickup_sync.queue.deliveries import process_delivery
 
-    for item in items:
-        body = orjson.dumps(
-            {"event": "taskStatusUpdated", "history_items": [item], "task_id": task_id, "webhook_id": "w1"}
-        )
-        assert (
-            await http.post(f"{service.url}/webhooks/clickup", content=body, headers=signed(body))
-        ).status_code == 200
+    await post_items(http, service.url, task_id, items, event="taskStatusUpdated")
     for (delivery_id,) in rows(
         service.database_url,
         f"SELECT id FROM {SCHEMA}.webhook_deliveries WHERE status = 'received' ORDER BY id",
